@@ -1,0 +1,1 @@
+//! Paddock cgroup and namespace isolation (stub).

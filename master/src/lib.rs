@@ -1,0 +1,1 @@
+//! Paddock master (stub).
