@@ -1,1 +1,48 @@
-fn main() {}
+//! `paddock`: the one binary. Daemons (`master`, `agent`, `dev`), the hidden
+//! per-task processes (`executor`, `init`), and the operator CLI.
+
+mod cli;
+mod daemons;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "paddock", version, about = "A cluster manager in the Mesos model, in one binary")]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a master (Mesos-compatible, :5050).
+    Master(daemons::MasterArgs),
+    /// Run an agent (:5051) that registers with a master.
+    Agent(daemons::AgentArgs),
+    /// Run a master and one agent in one process on 127.0.0.1.
+    Dev(daemons::DevArgs),
+    /// The per-task command executor (started by the agent).
+    #[command(hide = true)]
+    Executor,
+    /// The PID 1 of a task's PID namespace (started by the executor).
+    #[command(hide = true, trailing_var_arg = true)]
+    Init {
+        #[arg(required = true, allow_hyphen_values = true)]
+        argv: Vec<String>,
+    },
+    #[command(flatten)]
+    Cli(cli::CliCommand),
+}
+
+fn main() {
+    let args = Args::parse();
+    let code = match args.command {
+        Command::Init { argv } => paddock_isolation::init::run(&argv),
+        Command::Executor => daemons::run_executor(),
+        Command::Master(a) => daemons::run_master(a),
+        Command::Agent(a) => daemons::run_agent(a),
+        Command::Dev(a) => daemons::run_dev(a),
+        Command::Cli(c) => cli::run(c),
+    };
+    std::process::exit(code);
+}

@@ -1,1 +1,307 @@
-//! Helpers for integration tests (stub).
+//! Helpers for Paddock's cross-crate integration tests: start real `paddock`
+//! processes on loopback with their own ports, data dirs and cgroup roots,
+//! poll against deadlines, and speak the Mesos v1 scheduler API as a
+//! framework would.
+
+pub mod scheduler;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The `paddock` binary under test: `$PADDOCK_BIN`, or the one cargo built
+/// next to this test executable.
+pub fn paddock_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("PADDOCK_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/debug/deps/<test> -> target/debug/paddock
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir.join("paddock");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p paddock` first (scripts/test.sh does)",
+        bin.display()
+    );
+    bin
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A child process that is killed (SIGKILL) and reaped when dropped.
+pub struct Proc {
+    pub child: Child,
+    pub name: String,
+    pub log: PathBuf,
+}
+
+impl Proc {
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// SIGKILL, like a crash.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM and wait for exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.pid()),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        self.child.wait().expect("wait")
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("---- log of {} ----\n{}", self.name, self.log_text());
+        }
+    }
+}
+
+/// Starts `paddock ARGS…` with its output in `log`.
+pub fn spawn(name: &str, args: &[String], log: &Path) -> Proc {
+    let out = std::fs::File::create(log).expect("log file");
+    let err = out.try_clone().expect("log file");
+    let child = Command::new(paddock_bin())
+        .args(args)
+        .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .expect("spawn paddock");
+    Proc {
+        child,
+        name: name.to_string(),
+        log: log.to_path_buf(),
+    }
+}
+
+/// Polls `f` until it returns Some, or panics with `what` at the deadline.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("http client")
+}
+
+pub fn get_json(url: &str) -> Option<Value> {
+    let r = http().get(url).send().ok()?;
+    if !r.status().is_success() {
+        return None;
+    }
+    r.json().ok()
+}
+
+/// A master and some agents, each a real process, torn down on drop.
+pub struct Cluster {
+    pub dir: tempfile::TempDir,
+    pub master: Proc,
+    pub master_port: u16,
+    pub agents: Vec<AgentProc>,
+    pub cgroup_root: String,
+}
+
+pub struct AgentProc {
+    pub proc: Proc,
+    pub port: u16,
+    pub work_dir: PathBuf,
+    pub args: Vec<String>,
+}
+
+impl Cluster {
+    /// Starts a master with `master_args` appended to its flags.
+    pub fn master(master_args: &[&str]) -> Cluster {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let mut args: Vec<String> = vec![
+            "master".into(),
+            "--bind".into(),
+            "127.0.0.1".into(),
+            "--port".into(),
+            port.to_string(),
+            "--data-dir".into(),
+            dir.path().join("master").display().to_string(),
+        ];
+        args.extend(master_args.iter().map(|s| s.to_string()));
+        let master = spawn("master", &args, &dir.path().join("master.log"));
+        let url = format!("http://127.0.0.1:{port}/health");
+        wait_for("master /health", Duration::from_secs(20), || {
+            http().get(&url).send().ok().filter(|r| r.status().is_success())
+        });
+        let cgroup_root = format!("paddock-test-{}-{}", std::process::id(), port);
+        Cluster {
+            dir,
+            master,
+            master_port: port,
+            agents: Vec::new(),
+            cgroup_root,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{}", self.master_port, path)
+    }
+
+    /// Starts an agent and waits until the master lists it as active.
+    pub fn add_agent(&mut self, resources: &str, extra: &[&str]) -> usize {
+        let n = self.agents.len();
+        let port = free_port();
+        let work_dir = self.dir.path().join(format!("agent{n}"));
+        let mut args: Vec<String> = vec![
+            "agent".into(),
+            "--master".into(),
+            format!("127.0.0.1:{}", self.master_port),
+            "--bind".into(),
+            "127.0.0.1".into(),
+            "--port".into(),
+            port.to_string(),
+            "--work-dir".into(),
+            work_dir.display().to_string(),
+            "--resources".into(),
+            resources.into(),
+            "--cgroup-root".into(),
+            format!("{}-a{n}", self.cgroup_root),
+            "--hostname".into(),
+            format!("agent{n}.test"),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let log = self.dir.path().join(format!("agent{n}.log"));
+        let proc = spawn(&format!("agent{n}"), &args, &log);
+        self.agents.push(AgentProc {
+            proc,
+            port,
+            work_dir,
+            args,
+        });
+        self.wait_agent_active(n);
+        n
+    }
+
+    pub fn wait_agent_active(&self, n: usize) -> Value {
+        let host = format!("agent{n}.test");
+        wait_for(&format!("agent {n} to register"), Duration::from_secs(30), || {
+            let slaves = get_json(&self.url("/master/slaves"))?;
+            slaves["slaves"]
+                .as_array()?
+                .iter()
+                .find(|s| s["hostname"] == host.as_str() && s["active"] == true)
+                .cloned()
+        })
+    }
+
+    /// Restarts agent `n` with the same flags and work dir.
+    pub fn restart_agent(&mut self, n: usize) {
+        let log = self.dir.path().join(format!("agent{n}.restart.log"));
+        let args = self.agents[n].args.clone();
+        self.agents[n].proc = spawn(&format!("agent{n}"), &args, &log);
+    }
+
+    pub fn agent_url(&self, n: usize, path: &str) -> String {
+        format!("http://127.0.0.1:{}{}", self.agents[n].port, path)
+    }
+
+    /// Every master log and agent log, for failure messages.
+    pub fn logs(&self) -> String {
+        let mut s = format!("== master ==\n{}\n", self.master.log_text());
+        for (i, a) in self.agents.iter().enumerate() {
+            s.push_str(&format!("== agent{i} ==\n{}\n", a.proc.log_text()));
+        }
+        s
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("{}", self.logs());
+        }
+        for a in &mut self.agents {
+            a.proc.kill9();
+        }
+        // Tasks outlive agents by design; clean up what the test left behind.
+        kill_cgroup_tree(&self.cgroup_root);
+    }
+}
+
+/// Kills every process in cgroups whose name starts with `prefix` and
+/// removes them (best effort, for test cleanup).
+pub fn kill_cgroup_tree(prefix: &str) {
+    for base in ["/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/cpu", "/sys/fs/cgroup"] {
+        let Ok(entries) = std::fs::read_dir(base) else { continue };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if !name.starts_with(prefix) {
+                continue;
+            }
+            kill_dir(&e.path());
+        }
+    }
+}
+
+fn kill_dir(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.path().is_dir() {
+                kill_dir(&e.path());
+            }
+        }
+    }
+    for _ in 0..50 {
+        let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+        let pids: Vec<i32> = procs.lines().filter_map(|l| l.trim().parse().ok()).collect();
+        if pids.is_empty() {
+            break;
+        }
+        for p in pids {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), nix::sys::signal::Signal::SIGKILL);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = std::fs::remove_dir(dir);
+}
+
+/// Runs `paddock ARGS…` to completion (for CLI tests).
+pub fn run_cli(args: &[&str], env: &[(&str, String)]) -> std::process::Output {
+    let mut cmd = Command::new(paddock_bin());
+    cmd.args(args).stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run paddock")
+}

@@ -1,0 +1,120 @@
+//! Launch latency on `paddock dev`: from ACCEPT to TASK_RUNNING for
+//! `sleep` command tasks, over N tasks launched in waves.
+//!
+//! Baseline, measured in the same run: spawning `sh -c 'exec sleep 1000'`
+//! directly and waiting until the kernel shows `sleep` running — the floor
+//! any launcher pays on this machine.
+//!
+//! cargo build --release -p paddock -p paddock-bench
+//! target/release/launch_latency --tasks 1000 --wave 25
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use paddock_bench::summary;
+use paddock_tests::scheduler::{command_task, Scheduler};
+use paddock_tests::{free_port, get_json, spawn, wait_for};
+use serde_json::json;
+
+fn arg(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn baseline(n: usize) -> Vec<Duration> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let t0 = Instant::now();
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "exec sleep 1000"])
+            .spawn()
+            .expect("spawn sh");
+        let pid = child.id();
+        wait_for("sleep to exec", Duration::from_secs(5), || {
+            let cmd = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).ok()?;
+            cmd.starts_with("sleep").then_some(())
+        });
+        out.push(t0.elapsed());
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    out
+}
+
+fn main() {
+    let total = arg("--tasks", 1000);
+    let wave = arg("--wave", 25);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mp, ap) = (free_port(), free_port());
+    let cgroup_root = format!("paddock-bench-{}", std::process::id());
+    let args: Vec<String> = [
+        "dev",
+        "--data-dir",
+        &dir.path().display().to_string(),
+        "--master-port",
+        &mp.to_string(),
+        "--agent-port",
+        &ap.to_string(),
+        "--cgroup-root",
+        &cgroup_root,
+        "--resources",
+        "cpus:64;mem:65536;disk:10000;ports:[31000-32000]",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let log = dir.path().join("dev.log");
+    let mut dev = spawn("dev", &args, &log);
+    let master = format!("127.0.0.1:{mp}");
+    wait_for("paddock dev", Duration::from_secs(60), || {
+        let s = get_json(&format!("http://{master}/master/slaves"))?;
+        (s["slaves"].as_array()?.len() == 1).then_some(())
+    });
+    let mut s = Scheduler::subscribe(&master, json!({"user": "root", "name": "launch-latency"}));
+    let mut latencies = Vec::new();
+    let mut launched = 0;
+    while launched < total {
+        let n = wave.min(total - launched);
+        let offer = s.next_offer(Duration::from_secs(30));
+        let ids: Vec<String> = (launched..launched + n).map(|i| format!("lat-{i}")).collect();
+        let tasks = ids
+            .iter()
+            .map(|id| command_task(id, &offer, "exec sleep 1000", 0.01, 8.0))
+            .collect();
+        let t0 = Instant::now();
+        let code = s.launch(&offer, tasks);
+        assert_eq!(code, 202);
+        let mut started: HashMap<String, Duration> = HashMap::new();
+        while started.len() < n {
+            let e = s.next_matching("TASK_RUNNING", Duration::from_secs(60), |e| {
+                e["type"] == "UPDATE" && e["update"]["status"]["state"] == "TASK_RUNNING"
+            });
+            let st = &e["update"]["status"];
+            let elapsed = t0.elapsed();
+            s.ack(st);
+            if let Some(id) = st["task_id"]["value"].as_str() {
+                started.entry(id.to_string()).or_insert(elapsed);
+            }
+        }
+        latencies.extend(started.values().copied());
+        for id in &ids {
+            s.call(json!({"type": "KILL", "kill": {"task_id": {"value": id}}}));
+        }
+        for id in &ids {
+            s.wait_state(id, "TASK_KILLED", Duration::from_secs(60));
+        }
+        launched += n;
+    }
+    let mut base = baseline(100);
+    println!("paddock accept->TASK_RUNNING (waves of {wave}): {}", summary(&mut latencies));
+    println!("baseline sh -c 'exec sleep' spawn->running:   {}", summary(&mut base));
+    let p50 = latencies[latencies.len() / 2].as_secs_f64();
+    let b50 = base[base.len() / 2].as_secs_f64();
+    println!("ratio p50 paddock/baseline: {:.1}x", p50 / b50);
+    dev.kill9();
+    paddock_tests::kill_cgroup_tree(&cgroup_root);
+}

@@ -1,0 +1,188 @@
+//! Master scale: N simulated agents (real gRPC sessions from this process,
+//! answering RunTask with TASK_RUNNING) and T tasks launched through the
+//! real scheduler API; reports the master's RSS and `/master/state` time.
+//!
+//! Baseline in the same run: the master's RSS right after start, and the
+//! time of `/master/state` on the empty cluster.
+//!
+//! cargo build --release -p paddock -p paddock-bench
+//! target/release/master_scale --agents 10000 --tasks 100000
+
+use std::time::{Duration, Instant};
+
+use paddock_bench::rss_bytes;
+use paddock_proto::internal::agent_link_client::AgentLinkClient;
+use paddock_proto::internal::agent_message::Kind as Up;
+use paddock_proto::internal::master_message::Kind as Down;
+use paddock_proto::internal::{AgentMessage, Heartbeat, Register, StatusUpdate};
+use paddock_proto::mesos::{new_update_uuid, AgentId, Source, TaskInfo, TaskState, TaskStatus};
+use paddock_proto::resources::{RangeSet, Resources};
+use paddock_tests::scheduler::{command_task, Scheduler};
+use paddock_tests::{free_port, get_json, http, spawn, wait_for};
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::UnboundedReceiverStream;
+
+fn arg(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// One simulated agent session on a shared HTTP/2 connection.
+async fn agent(channel: tonic::transport::Channel, n: usize) {
+    let mut client = AgentLinkClient::new(channel);
+    let (tx, rx) = mpsc::unbounded_channel();
+    let resources = Resources::new()
+        .with_scalar("cpus", 32.0)
+        .with_scalar("mem", 262144.0)
+        .with_scalar("disk", 1_000_000.0)
+        .with_ranges("ports", RangeSet::new([(31000, 32000)]));
+    let reg = Register {
+        hostname: format!("sim-{n}"),
+        port: 5051,
+        resources_json: serde_json::to_string(&resources.to_mesos(None)).unwrap_or_default(),
+        attributes_json: "[]".into(),
+        version: "sim".into(),
+        ..Default::default()
+    };
+    let _ = tx.send(AgentMessage { kind: Some(Up::Register(reg)) });
+    let Ok(resp) = client.session(UnboundedReceiverStream::new(rx)).await else {
+        eprintln!("agent {n}: session failed");
+        return;
+    };
+    let mut inbound = resp.into_inner();
+    let mut agent_id = AgentId::default();
+    let hb = tx.clone();
+    tokio::spawn(async move {
+        let mut seq = 0;
+        loop {
+            tokio::time::sleep(Duration::from_millis(900)).await;
+            seq += 1;
+            if hb.send(AgentMessage { kind: Some(Up::Heartbeat(Heartbeat { sequence: seq })) }).is_err() {
+                return;
+            }
+        }
+    });
+    while let Ok(Some(msg)) = inbound.message().await {
+        match msg.kind {
+            Some(Down::Registered(r)) => agent_id = AgentId::new(r.agent_id),
+            Some(Down::RunTask(run)) => {
+                let Ok(task) = serde_json::from_str::<TaskInfo>(&run.task_json) else { continue };
+                let fw: serde_json::Value = serde_json::from_str(&run.framework_json).unwrap_or_default();
+                let status = TaskStatus {
+                    task_id: task.task_id.clone(),
+                    state: TaskState::TaskRunning,
+                    source: Some(Source::SourceExecutor),
+                    agent_id: Some(agent_id.clone()),
+                    uuid: Some(new_update_uuid()),
+                    timestamp: Some(paddock_proto::mesos::now_secs()),
+                    ..Default::default()
+                };
+                let _ = tx.send(AgentMessage {
+                    kind: Some(Up::StatusUpdate(StatusUpdate {
+                        framework_id: fw["id"]["value"].as_str().unwrap_or_default().to_string(),
+                        status_json: serde_json::to_string(&status).unwrap_or_default(),
+                    })),
+                });
+            }
+            _ => {}
+        }
+    }
+}
+
+fn time_state(master: &str) -> (Duration, usize) {
+    let t0 = Instant::now();
+    let body = http()
+        .get(format!("http://{master}/master/state"))
+        .timeout(Duration::from_secs(120))
+        .send()
+        .and_then(|r| r.bytes())
+        .map(|b| b.len())
+        .unwrap_or(0);
+    (t0.elapsed(), body)
+}
+
+fn main() {
+    let agents = arg("--agents", 10_000);
+    let tasks = arg("--tasks", 100_000);
+    let per_conn = 100;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let args: Vec<String> = [
+        "master", "--bind", "127.0.0.1", "--port", &port.to_string(), "--data-dir",
+        &dir.path().display().to_string(), "--agent-timeout", "60s", "--offer-timeout", "0s",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut master_proc = spawn("master", &args, &dir.path().join("master.log"));
+    let master = format!("127.0.0.1:{port}");
+    wait_for("master", Duration::from_secs(30), || get_json(&format!("http://{master}/health")).or(Some(json!(null))).filter(|_| http().get(format!("http://{master}/health")).send().is_ok()));
+    let base_rss = rss_bytes(master_proc.pid()).unwrap_or(0);
+    let (base_state, _) = time_state(&master);
+
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let t0 = Instant::now();
+    rt.block_on(async {
+        for c in 0..agents.div_ceil(per_conn) {
+            let channel = tonic::transport::Endpoint::from_shared(format!("http://{master}"))
+                .expect("endpoint")
+                .connect()
+                .await
+                .expect("connect");
+            for i in 0..per_conn.min(agents - c * per_conn) {
+                tokio::spawn(agent(channel.clone(), c * per_conn + i));
+            }
+        }
+    });
+    let _guard = rt.enter();
+    wait_for("agents to register", Duration::from_secs(300), || {
+        let m = get_json(&format!("http://{master}/metrics/snapshot"))?;
+        (m["master/slaves_active"].as_f64()? as usize >= agents).then_some(())
+    });
+    let registered_in = t0.elapsed();
+
+    let mut s = Scheduler::subscribe(&master, json!({"user": "root", "name": "scale"}));
+    let per_offer = tasks.div_ceil(agents);
+    let mut launched = 0;
+    let t1 = Instant::now();
+    while launched < tasks {
+        let e = s.next_event("OFFERS", Duration::from_secs(120));
+        for offer in e["offers"]["offers"].as_array().cloned().unwrap_or_default() {
+            if launched >= tasks {
+                s.call(json!({"type": "DECLINE", "decline": {"offer_ids": [offer["id"]], "filters": {"refuse_seconds": 3600}}}));
+                continue;
+            }
+            let n = per_offer.min(tasks - launched);
+            let batch = (0..n)
+                .map(|i| command_task(&format!("t-{}", launched + i), &offer, "sleep 1000", 0.1, 64.0))
+                .collect();
+            s.launch(&offer, batch);
+            launched += n;
+        }
+    }
+    wait_for("tasks to run", Duration::from_secs(600), || {
+        let m = get_json(&format!("http://{master}/metrics/snapshot"))?;
+        (m["master/tasks_running"].as_f64()? as usize >= tasks).then_some(())
+    });
+    let launched_in = t1.elapsed();
+    let rss = rss_bytes(master_proc.pid()).unwrap_or(0);
+    let (state_time, state_len) = time_state(&master);
+    println!("agents={agents} tasks={tasks} registered_in={registered_in:?} launched_running_in={launched_in:?}");
+    println!(
+        "master RSS: {:.1} MB (empty master: {:.1} MB)",
+        rss as f64 / 1e6,
+        base_rss as f64 / 1e6
+    );
+    println!(
+        "/master/state: {:.0} ms for {:.1} MB (empty: {:.1} ms)",
+        state_time.as_secs_f64() * 1000.0,
+        state_len as f64 / 1e6,
+        base_state.as_secs_f64() * 1000.0
+    );
+    master_proc.kill9();
+}

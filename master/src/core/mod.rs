@@ -1,0 +1,207 @@
+//! The master's state machine: agents, frameworks, offers and tasks.
+//!
+//! Every method takes the current time as an argument and, instead of doing
+//! I/O, pushes [`Effect`]s onto an outbox that the server drains after each
+//! call. That keeps the scheduling logic unit-testable without sockets.
+
+pub mod agents;
+mod frameworks;
+mod offers;
+pub mod tasks;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use paddock_proto::internal::MasterMessage;
+use paddock_proto::mesos::{
+    AgentId, Attribute, FrameworkId, FrameworkInfo, Offer, OfferId, TaskId, TaskInfo, TaskState,
+};
+use paddock_proto::resources::Resources;
+use paddock_proto::scheduler::Event;
+
+use crate::allocator::{Allocator, AllocatorConfig};
+use crate::config::MasterConfig;
+
+pub use frameworks::SubscribeError;
+
+/// Something the server must do on the core's behalf.
+#[derive(Debug)]
+pub enum Effect {
+    /// Send an event on the framework's subscription stream.
+    ToFramework(FrameworkId, Event),
+    /// Send a message to an agent over its gRPC session.
+    ToAgent(AgentId, MasterMessage),
+    /// Close the framework's subscription stream.
+    CloseFramework(FrameworkId),
+}
+
+#[derive(Debug, Clone)]
+pub struct Agent {
+    pub id: AgentId,
+    pub hostname: String,
+    pub ip: String,
+    pub port: u32,
+    pub total: Resources,
+    pub attributes: Vec<Attribute>,
+    pub version: String,
+    pub registered_time: f64,
+    pub reregistered_time: Option<f64>,
+    /// The gRPC session is up.
+    pub connected: bool,
+    /// Not yet declared unreachable.
+    pub reachable: bool,
+    pub last_seen: Instant,
+    /// Increments on every (re)registration so a stale session's end does
+    /// not disconnect a newer one.
+    pub session: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Framework {
+    pub id: FrameworkId,
+    pub info: FrameworkInfo,
+    pub role: String,
+    pub registered_time: f64,
+    pub reregistered_time: Option<f64>,
+    pub unregistered_time: Option<f64>,
+    pub connected: bool,
+    pub active: bool,
+    pub suppressed: bool,
+    /// Known only from an agent's report; it has not subscribed to us yet.
+    pub recovered: bool,
+    pub stream_id: Option<String>,
+    pub disconnected_at: Option<Instant>,
+}
+
+impl Framework {
+    pub fn partition_aware(&self) -> bool {
+        self.info.has_capability("PARTITION_AWARE")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Task {
+    pub info: TaskInfo,
+    pub framework_id: FrameworkId,
+    pub agent_id: AgentId,
+    pub state: TaskState,
+    pub role: String,
+    pub resources: Resources,
+    pub statuses: Vec<(TaskState, f64)>,
+    pub last_status: Option<paddock_proto::mesos::TaskStatus>,
+    /// Resources are still counted against the agent.
+    pub holds_resources: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct OfferEntry {
+    pub offer: Offer,
+    pub resources: Resources,
+    pub created: Instant,
+}
+
+/// Counters reported by `/metrics/snapshot`.
+#[derive(Debug, Clone, Default)]
+pub struct Counters {
+    pub valid_status_updates: u64,
+    pub invalid_status_updates: u64,
+    pub agent_registrations: u64,
+    pub agent_reregistrations: u64,
+    pub agent_removals: u64,
+    pub offers_sent: u64,
+    pub offers_declined: u64,
+    pub offers_rescinded: u64,
+    pub tasks_launched: u64,
+    pub allocation_runs: u64,
+    pub allocation_last_ms: f64,
+    pub terminal: BTreeMap<&'static str, u64>,
+}
+
+pub struct Master {
+    pub id: String,
+    pub config: MasterConfig,
+    pub start_time: f64,
+    pub allocator: Allocator,
+    pub agents: HashMap<AgentId, Agent>,
+    pub frameworks: HashMap<FrameworkId, Framework>,
+    pub completed_frameworks: VecDeque<Framework>,
+    pub offers: HashMap<OfferId, OfferEntry>,
+    pub tasks: HashMap<TaskId, Task>,
+    pub completed_tasks: VecDeque<Task>,
+    pub counters: Counters,
+    next_agent: u64,
+    next_framework: u64,
+    next_offer: u64,
+    outbox: Vec<Effect>,
+}
+
+/// How many finished tasks and frameworks `/master/state` keeps.
+const COMPLETED_KEEP: usize = 1000;
+
+impl Master {
+    pub fn new(id: String, config: MasterConfig) -> Self {
+        Master {
+            id,
+            config,
+            start_time: paddock_proto::mesos::now_secs(),
+            allocator: Allocator::new(AllocatorConfig::default()),
+            agents: HashMap::new(),
+            frameworks: HashMap::new(),
+            completed_frameworks: VecDeque::new(),
+            offers: HashMap::new(),
+            tasks: HashMap::new(),
+            completed_tasks: VecDeque::new(),
+            counters: Counters::default(),
+            next_agent: 0,
+            next_framework: 0,
+            next_offer: 0,
+            outbox: Vec::new(),
+        }
+    }
+
+    /// Takes the effects produced since the last call.
+    pub fn drain(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.outbox)
+    }
+
+    fn emit(&mut self, effect: Effect) {
+        self.outbox.push(effect);
+    }
+
+    fn to_framework(&mut self, fw: &FrameworkId, event: Event) {
+        if self.frameworks.get(fw).is_some_and(|f| f.connected) {
+            self.emit(Effect::ToFramework(fw.clone(), event));
+        }
+    }
+
+    fn to_agent(&mut self, agent: &AgentId, msg: paddock_proto::internal::master_message::Kind) {
+        if self.agents.get(agent).is_some_and(|a| a.connected) {
+            self.emit(Effect::ToAgent(
+                agent.clone(),
+                MasterMessage { kind: Some(msg) },
+            ));
+        }
+    }
+
+    /// Periodic housekeeping: unreachable agents, offer timeouts, framework
+    /// failover timeouts.
+    pub fn tick(&mut self, now: Instant) {
+        self.check_agent_timeouts(now);
+        self.expire_offers(now);
+        self.expire_frameworks(now);
+    }
+
+    pub fn heartbeat_interval(&self) -> Duration {
+        self.config.framework_heartbeat
+    }
+
+    fn archive_task(&mut self, task: Task) {
+        self.completed_tasks.push_back(task);
+        while self.completed_tasks.len() > COMPLETED_KEEP {
+            self.completed_tasks.pop_front();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

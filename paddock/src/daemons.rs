@@ -1,0 +1,308 @@
+//! `paddock master`, `paddock agent`, `paddock dev` and the hidden
+//! `paddock executor`: flag parsing and process lifetime.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use paddock_proto::resources::{parse_attributes, Resources};
+
+#[derive(Args, Debug, Clone)]
+pub struct MasterFlags {
+    /// How long an agent may stay silent before it is declared unreachable.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub agent_timeout: Duration,
+    /// Rescind offers held longer than this ("0s" keeps them forever).
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub offer_timeout: Duration,
+    /// Batch allocation interval; events also trigger allocation.
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    pub allocation_interval: Duration,
+    /// How often agents heartbeat.
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    pub agent_heartbeat: Duration,
+}
+
+impl MasterFlags {
+    fn config(&self) -> paddock_master::MasterConfig {
+        paddock_master::MasterConfig {
+            agent_timeout: self.agent_timeout,
+            agent_heartbeat: self.agent_heartbeat,
+            offer_timeout: (!self.offer_timeout.is_zero()).then_some(self.offer_timeout),
+            allocation_interval: self.allocation_interval,
+            ..Default::default()
+        }
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct MasterArgs {
+    #[arg(long, default_value = "0.0.0.0")]
+    pub bind: IpAddr,
+    #[arg(long, default_value_t = 5050)]
+    pub port: u16,
+    #[arg(long, default_value = "/var/lib/paddock/master")]
+    pub data_dir: PathBuf,
+    /// The host name to advertise (default: the bind address).
+    #[arg(long)]
+    pub hostname: Option<String>,
+    #[command(flatten)]
+    pub flags: MasterFlags,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct AgentFlags {
+    /// Resources to offer, in Mesos syntax; parts not given are detected.
+    #[arg(long)]
+    pub resources: Option<String>,
+    /// Attributes, e.g. "rack:r1;zone:a".
+    #[arg(long)]
+    pub attributes: Option<String>,
+    /// The cgroup (under each controller) that holds task cgroups.
+    #[arg(long, default_value = "paddock")]
+    pub cgroup_root: String,
+    /// How long a restarted agent waits for its executors to reconnect.
+    #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
+    pub executor_reregister_timeout: Duration,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct AgentArgs {
+    /// The master, HOST:PORT.
+    #[arg(long, env = "PADDOCK_MASTER")]
+    pub master: String,
+    #[arg(long, default_value = "0.0.0.0")]
+    pub bind: IpAddr,
+    #[arg(long, default_value_t = 5051)]
+    pub port: u16,
+    #[arg(long, default_value = "/var/lib/paddock/agent")]
+    pub work_dir: PathBuf,
+    /// The host name to advertise (default: this host's name).
+    #[arg(long)]
+    pub hostname: Option<String>,
+    /// The address the master and executors use to reach this agent
+    /// (default: the bind address, or 127.0.0.1 when binding 0.0.0.0).
+    #[arg(long)]
+    pub advertise_ip: Option<IpAddr>,
+    #[command(flatten)]
+    pub flags: AgentFlags,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DevArgs {
+    /// Where the master's and the agent's state live.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+    #[arg(long, default_value_t = 5050)]
+    pub master_port: u16,
+    #[arg(long, default_value_t = 5051)]
+    pub agent_port: u16,
+    #[command(flatten)]
+    pub master: MasterFlags,
+    #[command(flatten)]
+    pub agent: AgentFlags,
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => futures::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+fn exit_code(result: Result<()>) -> i32 {
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("paddock: {e:#}");
+            1
+        }
+    }
+}
+
+pub fn run_master(args: MasterArgs) -> i32 {
+    init_logging();
+    exit_code(runtime().and_then(|rt| {
+        rt.block_on(async {
+            let server = paddock_master::MasterServer::bind(paddock_master::MasterOptions {
+                bind: args.bind,
+                port: args.port,
+                data_dir: args.data_dir,
+                hostname: args.hostname,
+                config: args.flags.config(),
+            })
+            .await?;
+            server.serve(shutdown_signal()).await?;
+            Ok(())
+        })
+    }))
+}
+
+fn agent_config(
+    master: String,
+    bind: IpAddr,
+    port: u16,
+    work_dir: PathBuf,
+    hostname: Option<String>,
+    advertise_ip: Option<IpAddr>,
+    flags: &AgentFlags,
+) -> Result<paddock_agent::AgentConfig> {
+    let resources = flags
+        .resources
+        .as_deref()
+        .map(Resources::parse)
+        .transpose()
+        .context("invalid --resources")?;
+    let attributes = flags
+        .attributes
+        .as_deref()
+        .map(parse_attributes)
+        .transpose()
+        .context("invalid --attributes")?
+        .unwrap_or_default();
+    let advertise = advertise_ip.unwrap_or(if bind.is_unspecified() {
+        IpAddr::from([127, 0, 0, 1])
+    } else {
+        bind
+    });
+    let hostname = match hostname {
+        Some(h) => h,
+        None => nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .unwrap_or_else(|| advertise.to_string()),
+    };
+    Ok(paddock_agent::AgentConfig {
+        master,
+        bind,
+        port,
+        hostname,
+        advertise_ip: advertise.to_string(),
+        work_dir,
+        resources,
+        attributes,
+        executor_binary: std::env::current_exe().context("cannot find the paddock binary")?,
+        cgroup_root: flags.cgroup_root.clone(),
+        executor_reregister_timeout: flags.executor_reregister_timeout,
+    })
+}
+
+pub fn run_agent(args: AgentArgs) -> i32 {
+    init_logging();
+    let master = args
+        .master
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    exit_code(
+        agent_config(
+            master,
+            args.bind,
+            args.port,
+            args.work_dir,
+            args.hostname,
+            args.advertise_ip,
+            &args.flags,
+        )
+        .and_then(|config| {
+            runtime()?.block_on(async {
+                paddock_agent::run(config, shutdown_signal()).await?;
+                Ok(())
+            })
+        }),
+    )
+}
+
+fn default_dev_dir() -> PathBuf {
+    match std::env::var_os("XDG_DATA_HOME").or_else(|| std::env::var_os("HOME")) {
+        Some(base) if std::env::var_os("XDG_DATA_HOME").is_some() => PathBuf::from(base).join("paddock/dev"),
+        Some(home) => PathBuf::from(home).join(".local/share/paddock/dev"),
+        None => PathBuf::from("/var/tmp/paddock-dev"),
+    }
+}
+
+pub fn run_dev(args: DevArgs) -> i32 {
+    init_logging();
+    let data_dir = args.data_dir.clone().unwrap_or_else(default_dev_dir);
+    let result = (|| -> Result<()> {
+        let rt = runtime()?;
+        rt.block_on(async {
+            let server = paddock_master::MasterServer::bind(paddock_master::MasterOptions {
+                bind: args.bind,
+                port: args.master_port,
+                data_dir: data_dir.join("master"),
+                hostname: Some(args.bind.to_string()),
+                config: args.master.config(),
+            })
+            .await?;
+            let master_addr = server.local_addr();
+            let config = agent_config(
+                master_addr.to_string(),
+                args.bind,
+                args.agent_port,
+                data_dir.join("agent"),
+                Some(args.bind.to_string()),
+                Some(args.bind),
+                &args.agent,
+            )?;
+            let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+            let mut agent_stop = stop_rx.clone();
+            let agent = tokio::spawn(paddock_agent::run(config, async move {
+                let _ = agent_stop.changed().await;
+            }));
+            let mut master_stop = stop_rx;
+            let master = tokio::spawn(server.serve(async move {
+                let _ = master_stop.changed().await;
+            }));
+            eprintln!(
+                "paddock dev: master http://{master_addr}  agent http://{}:{}  data {}",
+                args.bind,
+                args.agent_port,
+                data_dir.display()
+            );
+            tokio::select! {
+                _ = shutdown_signal() => {}
+                r = agent => { r.context("agent task")??; anyhow::bail!("the agent stopped unexpectedly"); }
+            }
+            let _ = stop_tx.send(true);
+            master.await.context("master task")??;
+            Ok(())
+        })
+    })();
+    exit_code(result)
+}
+
+pub fn run_executor() -> i32 {
+    init_logging();
+    paddock_agent::executor::run()
+}
