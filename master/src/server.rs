@@ -153,7 +153,9 @@ impl MasterServer {
         let shared = self.shared.clone();
         let timers = tokio::spawn(run_timers(shared.clone()));
         let grpc = tonic::service::Routes::new(crate::link::service(shared.clone())).into_axum_router();
-        let app = crate::http::router(shared.clone()).merge(grpc);
+        let app = crate::http::router(shared.clone())
+            .merge(grpc)
+            .fallback(crate::http::not_found);
         tracing::info!(address = %shared.address, "master listening");
         let result = axum::serve(
             self.listener,

@@ -49,8 +49,8 @@ pub struct MessageCall {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Event {
-    Subscribed { subscribed: Subscribed },
-    Launch { launch: LaunchEvent },
+    Subscribed { subscribed: Box<Subscribed> },
+    Launch { launch: Box<LaunchEvent> },
     Kill { kill: KillEvent },
     Acknowledged { acknowledged: Acknowledged },
     Message { message: MessageCall },

@@ -106,7 +106,7 @@ impl Master {
                     let status = master_status(&task_id, agent, state, reason::RECONCILIATION, "agent re-registered");
                     let fw = self.tasks.get(&task_id).map(|t| t.framework_id.clone());
                     if let Some(fw) = fw {
-                        self.to_framework(&fw, update_event(status));
+                        self.send_framework(&fw, update_event(status));
                     }
                 }
                 continue;
@@ -118,7 +118,7 @@ impl Master {
             if was_lost {
                 // A non-partition-aware framework was told TASK_LOST; the task
                 // must not come back from the dead.
-                self.to_agent(
+                self.send_agent(
                     agent,
                     Kind::KillTask(KillTask {
                         framework_id: fw_id.value.clone(),
@@ -273,7 +273,7 @@ impl Master {
             } else {
                 self.archive_task(task);
             }
-            self.to_framework(&fw, update_event(status));
+            self.send_framework(&fw, update_event(status));
         }
     }
 }

@@ -194,7 +194,7 @@ impl Master {
             }
         }
         for agent in agents {
-            self.to_agent(
+            self.send_agent(
                 &agent,
                 Kind::ShutdownFramework(ShutdownFramework {
                     framework_id: id.value.clone(),
@@ -272,7 +272,7 @@ impl Master {
             if let Some(t) = self.tasks.get(&s.task_id) {
                 s.executor_id = t.last_status.as_ref().and_then(|l| l.executor_id.clone());
             }
-            self.to_framework(id, update_event(s));
+            self.send_framework(id, update_event(s));
         }
     }
 }

@@ -168,13 +168,13 @@ impl Master {
         self.outbox.push(effect);
     }
 
-    fn to_framework(&mut self, fw: &FrameworkId, event: Event) {
+    fn send_framework(&mut self, fw: &FrameworkId, event: Event) {
         if self.frameworks.get(fw).is_some_and(|f| f.connected) {
             self.emit(Effect::ToFramework(fw.clone(), event));
         }
     }
 
-    fn to_agent(&mut self, agent: &AgentId, msg: paddock_proto::internal::master_message::Kind) {
+    fn send_agent(&mut self, agent: &AgentId, msg: paddock_proto::internal::master_message::Kind) {
         if self.agents.get(agent).is_some_and(|a| a.connected) {
             self.emit(Effect::ToAgent(
                 agent.clone(),

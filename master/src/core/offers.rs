@@ -62,7 +62,7 @@ impl Master {
         }
         for (fw, offers) in by_fw {
             self.counters.offers_sent += offers.len() as u64;
-            self.to_framework(
+            self.send_framework(
                 &fw,
                 Event::Offers {
                     offers: Offers { offers },
@@ -193,7 +193,7 @@ impl Master {
                     }
                 }
                 "LAUNCH_GROUP" => {
-                    self.to_framework(
+                    self.send_framework(
                         fw,
                         Event::Error {
                             error: ErrorEvent {
@@ -203,7 +203,7 @@ impl Master {
                     );
                 }
                 other => {
-                    self.to_framework(
+                    self.send_framework(
                         fw,
                         Event::Error {
                             error: ErrorEvent {
@@ -304,13 +304,13 @@ impl Master {
         self.counters.tasks_launched += 1;
         let framework_json = serde_json::to_string(&info).unwrap_or_default();
         let task_json = serde_json::to_string(&task).unwrap_or_default();
-        self.to_agent(agent, Kind::RunTask(RunTask { framework_json, task_json }));
+        self.send_agent(agent, Kind::RunTask(RunTask { framework_json, task_json }));
     }
 
     fn task_error(&mut self, fw: &FrameworkId, agent: &AgentId, task: &TaskInfo, msg: &str) {
         tracing::info!(framework = %fw, task = %task.task_id, "rejected launch: {msg}");
         let status = master_status(&task.task_id, agent, TaskState::TaskError, reason::TASK_INVALID, msg);
-        self.to_framework(fw, update_event(status));
+        self.send_framework(fw, update_event(status));
     }
 
     /// Tasks of an ACCEPT whose offers were invalid: TASK_DROPPED for
@@ -320,7 +320,7 @@ impl Master {
         let state = if aware { TaskState::TaskDropped } else { TaskState::TaskLost };
         for t in tasks {
             let status = master_status(&t.task_id, &t.agent_id, state, reason::INVALID_OFFERS, msg);
-            self.to_framework(fw, update_event(status));
+            self.send_framework(fw, update_event(status));
         }
     }
 
@@ -331,7 +331,7 @@ impl Master {
             let fw = e.offer.framework_id.clone();
             self.allocator
                 .recover_offered(&e.offer.agent_id, &fw, &e.resources, None, now);
-            self.to_framework(&fw, Event::Rescind { rescind: Rescind { offer_id: id.clone() } });
+            self.send_framework(&fw, Event::Rescind { rescind: Rescind { offer_id: id.clone() } });
         }
     }
 

@@ -31,7 +31,7 @@ impl Master {
         self.counters.valid_status_updates += 1;
         if !self.frameworks.contains_key(fw) {
             // Nobody will ever acknowledge it; stop the agent's retries.
-            self.to_agent(
+            self.send_agent(
                 agent,
                 Kind::Acknowledge(Acknowledge {
                     framework_id: fw.value.clone(),
@@ -55,12 +55,12 @@ impl Master {
                 *self.counters.terminal.entry(status.state.as_str()).or_insert(0) += 1;
             }
         }
-        self.to_framework(fw, update_event(status));
+        self.send_framework(fw, update_event(status));
     }
 
     /// ACKNOWLEDGE from a framework, relayed to the agent that sent the update.
     pub fn acknowledge(&mut self, fw: &FrameworkId, agent: &AgentId, task: &TaskId, uuid: &str) {
-        self.to_agent(
+        self.send_agent(
             agent,
             Kind::Acknowledge(Acknowledge {
                 framework_id: fw.value.clone(),
@@ -90,7 +90,7 @@ impl Master {
                     .and_then(|p| p.grace_period)
                     .map(|d| d.nanoseconds as f64 / 1e9)
                     .unwrap_or(0.0);
-                self.to_agent(
+                self.send_agent(
                     &t.agent_id,
                     Kind::KillTask(KillTask {
                         framework_id: fw.value.clone(),
@@ -103,7 +103,7 @@ impl Master {
                 let aware = self.frameworks.get(fw).is_some_and(|f| f.partition_aware());
                 let state = if aware { TaskState::TaskUnknown } else { TaskState::TaskLost };
                 let status = master_status(task, &AgentId::default(), state, reason::RECONCILIATION, "Task is unknown to the master");
-                self.to_framework(fw, update_event(status));
+                self.send_framework(fw, update_event(status));
             }
         }
     }
@@ -124,7 +124,7 @@ impl Master {
 
     /// MESSAGE: best-effort delivery to an executor.
     pub fn framework_message(&mut self, fw: &FrameworkId, agent: &AgentId, executor: &ExecutorId, data: Vec<u8>) {
-        self.to_agent(
+        self.send_agent(
             agent,
             Kind::FrameworkMessage(FrameworkMessage {
                 framework_id: fw.value.clone(),

@@ -14,7 +14,7 @@ use axum::Router;
 
 use crate::server::Shared;
 
-pub use errors::ApiError;
+pub use errors::{not_found, ApiError};
 
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
@@ -39,6 +39,5 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/metrics/snapshot", get(metrics::snapshot))
         .route("/metrics", get(metrics::prometheus))
         .route("/paddock/v1/tasks/{task_id}/kill", post(operator::kill_task))
-        .fallback(errors::not_found)
         .with_state(shared)
 }
