@@ -1,1 +1,29 @@
-//! Paddock cgroup and namespace isolation (stub).
+//! Task isolation on Linux, and nothing about tasks themselves.
+//!
+//! This crate owns cgroups v1 and v2 (`cgroups`: create with cpu, memory and
+//! pids limits, join from `pre_exec`, statistics with Mesos key names, OOM
+//! detection, teardown), the PID namespace (`ns`), and `init`, the tiny PID 1
+//! that runs inside every task's PID namespace. It has no async code, so the
+//! executor can use it before its runtime starts.
+
+pub mod cgroups;
+pub mod init;
+pub mod ns;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cgroup {path}: {op}: {source}")]
+    Io {
+        path: String,
+        op: &'static str,
+        source: std::io::Error,
+    },
+    #[error("cgroup '{0}' does not exist")]
+    Missing(String),
+    #[error("cgroups: {0}")]
+    Cgroups(String),
+    #[error("namespace: {0}")]
+    Namespace(String),
+    #[error("invalid cgroup id '{0}': use letters, digits, '-', '_' and '.'")]
+    BadId(String),
+}
