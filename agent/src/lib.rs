@@ -1,1 +1,94 @@
-//! Paddock agent (stub).
+//! The Paddock agent.
+//!
+//! It owns everything that happens on one node: resource detection
+//! (`resources`), the gRPC session with the master (`link`), containers and
+//! their executors (`containers`), the reliable status-update streams
+//! (`updates`), checkpointing and recovery (`checkpoint`), the agent's HTTP
+//! API and the Mesos executor API (`http`), and the built-in command
+//! executor that `paddock executor` runs (`executor`).
+
+mod checkpoint;
+mod containers;
+pub mod executor;
+mod http;
+mod link;
+pub mod resources;
+mod state;
+mod updates;
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use paddock_proto::mesos::Attribute;
+use paddock_proto::resources::Resources;
+
+pub use state::Agent;
+
+/// How the agent runs.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// The master's `host:port`; gRPC shares its HTTP port.
+    pub master: String,
+    pub bind: IpAddr,
+    pub port: u16,
+    /// The name the agent advertises (offers, `HOST`).
+    pub hostname: String,
+    /// The address the master and executors use to reach this agent.
+    pub advertise_ip: String,
+    pub work_dir: PathBuf,
+    /// Resources to offer; parts not given are detected from the host.
+    pub resources: Option<Resources>,
+    pub attributes: Vec<Attribute>,
+    /// The `paddock` binary: `<bin> executor` and `<bin> init -- …`.
+    pub executor_binary: PathBuf,
+    /// The cgroup that holds every container's cgroup.
+    pub cgroup_root: String,
+    /// After a restart, how long to wait for live executors to reconnect.
+    pub executor_reregister_timeout: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("work dir {0}: {1}")]
+    WorkDir(PathBuf, std::io::Error),
+    #[error("cannot listen on {0}: {1}")]
+    Bind(SocketAddr, std::io::Error),
+    #[error("agent HTTP server failed: {0}")]
+    Serve(std::io::Error),
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
+    #[error("cgroups are not usable here: {0}")]
+    Isolation(String),
+}
+
+/// Runs the agent until `shutdown` resolves. Tasks are left running: they
+/// outlive the agent and are recovered by the next one.
+pub async fn run(
+    config: AgentConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), AgentError> {
+    std::fs::create_dir_all(&config.work_dir)
+        .map_err(|e| AgentError::WorkDir(config.work_dir.clone(), e))?;
+    paddock_isolation::cgroups::detect_mode().map_err(|e| AgentError::Isolation(e.to_string()))?;
+    let addr = SocketAddr::new(config.bind, config.port);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| AgentError::Bind(addr, e))?;
+    let total = resources::detect(config.resources.as_ref(), &config.work_dir);
+    let agent = Arc::new(Agent::new(config, total)?);
+    containers::recover(&agent);
+    let link = tokio::spawn(link::run(agent.clone()));
+    let timers = tokio::spawn(state::run_timers(agent.clone()));
+    let app = http::router(agent.clone());
+    tracing::info!(address = %addr, "agent listening");
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(AgentError::Serve);
+    link.abort();
+    timers.abort();
+    served
+}

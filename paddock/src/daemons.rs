@@ -112,6 +112,7 @@ fn init_logging() {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
 }
@@ -303,6 +304,12 @@ pub fn run_dev(args: DevArgs) -> i32 {
 }
 
 pub fn run_executor() -> i32 {
-    init_logging();
+    // The executor logs into the task's stderr: keep it quiet by default.
+    let filter = std::env::var("PADDOCK_EXECUTOR_LOG").unwrap_or_else(|_| "warn".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_ansi(false)
+        .with_writer(std::io::stderr)
+        .try_init();
     paddock_agent::executor::run()
 }

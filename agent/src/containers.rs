@@ -1,0 +1,594 @@
+//! Containers: a cgroup, a sandbox and an executor process per executor.
+//!
+//! A command task gets the built-in command executor (`paddock executor`);
+//! a task with an ExecutorInfo gets that executor, reused for later tasks
+//! with the same id. Executors run in their own session (pymesos executors
+//! `killpg(0)` on shutdown) and are watched through a pidfd, so the same
+//! code waits for executors this agent started and for ones it recovered.
+
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use paddock_isolation::cgroups::{Cgroup, Limits};
+use paddock_proto::executor::{Event as ExecEvent, KillEvent, LaunchEvent};
+use paddock_proto::internal::agent_message::Kind;
+use paddock_proto::internal::{AgentMessage, ExecutorExited};
+use paddock_proto::mesos::{
+    reason, CommandInfo, DurationInfo, ExecutorId, ExecutorInfo, FrameworkId, FrameworkInfo,
+    KillPolicy, Source, TaskId, TaskInfo, TaskState, TaskStatus,
+};
+use paddock_proto::resources::Resources;
+
+use crate::checkpoint::ContainerRecord;
+use crate::http::executor_api::encode;
+use crate::state::{Agent, Container, Inner, TaskEntry, EXECUTOR_REGISTRATION_TIMEOUT};
+use crate::updates;
+
+/// What the command executor itself may use on top of its task (as Mesos).
+const COMMAND_EXECUTOR_CPUS: f64 = 0.1;
+const COMMAND_EXECUTOR_MEM_MB: f64 = 32.0;
+/// Processes per container.
+const PIDS_MAX: u64 = 4096;
+/// Default kill grace period for tasks that name none.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(3);
+/// How long past the grace period an unanswered kill waits before the
+/// agent destroys the container itself.
+const KILL_ESCALATION: Duration = Duration::from_secs(5);
+
+fn status(task: &TaskId, state: TaskState, why: &str, message: impl Into<String>) -> TaskStatus {
+    TaskStatus {
+        task_id: task.clone(),
+        state,
+        reason: Some(why.to_string()),
+        message: Some(message.into()),
+        source: Some(Source::SourceAgent),
+        ..Default::default()
+    }
+}
+
+fn report(agent: &Agent, inner: &mut Inner, fw: &FrameworkId, st: TaskStatus) {
+    if let Err(e) = updates::enqueue(agent, inner, fw, st) {
+        tracing::error!("{e}");
+    }
+}
+
+fn limits_for(executor: &ExecutorInfo, command: bool, tasks: &[TaskInfo]) -> Limits {
+    let mut r = Resources::from_mesos(&executor.resources).unwrap_or_default();
+    for t in tasks {
+        r.add(&Resources::from_mesos(&t.resources).unwrap_or_default());
+    }
+    let (mut cpus, mut mem) = (r.scalar("cpus"), r.scalar("mem"));
+    if command {
+        cpus += COMMAND_EXECUTOR_CPUS;
+        mem += COMMAND_EXECUTOR_MEM_MB;
+    }
+    Limits {
+        cpus: cpus.max(0.01),
+        mem_bytes: (mem.max(32.0) * 1048576.0) as u64,
+        pids_max: Some(PIDS_MAX),
+    }
+}
+
+fn command_executor_info(agent: &Agent, fw: &FrameworkId, task: &TaskInfo) -> ExecutorInfo {
+    ExecutorInfo {
+        executor_id: ExecutorId::new(task.task_id.value.clone()),
+        framework_id: Some(fw.clone()),
+        name: Some(format!("Command Executor (Task: {}) (Command: sh -c '{}')", task.task_id, task
+            .command
+            .as_ref()
+            .and_then(|c| c.value.clone())
+            .unwrap_or_default()
+            .chars()
+            .take(40)
+            .collect::<String>())),
+        source: Some(task.task_id.value.clone()),
+        command: Some(CommandInfo {
+            value: Some(agent.config.executor_binary.display().to_string()),
+            arguments: vec!["paddock".into(), "executor".into()],
+            shell: Some(false),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// RunTask from the master.
+pub fn run_task(agent: &Arc<Agent>, framework: FrameworkInfo, task: TaskInfo) {
+    let Some(fw) = framework.id.clone() else {
+        tracing::error!(task = %task.task_id, "RunTask without a framework id");
+        return;
+    };
+    let mut inner = agent.lock();
+    inner.frameworks.insert(fw.clone(), framework.clone());
+    if inner.tasks.contains_key(&task.task_id) {
+        let st = status(&task.task_id, TaskState::TaskError, reason::TASK_INVALID, "task id already in use on this agent");
+        report(agent, &mut inner, &fw, st);
+        return;
+    }
+    let (executor, command) = match &task.executor {
+        Some(e) => {
+            let mut e = e.clone();
+            e.framework_id = Some(fw.clone());
+            (e, false)
+        }
+        None => (command_executor_info(agent, &fw, &task), true),
+    };
+    let existing = inner
+        .containers
+        .iter()
+        .find(|(_, c)| c.framework_id() == fw && c.executor_id() == &executor.executor_id)
+        .map(|(id, _)| id.clone());
+    let entry = |cid: &str| TaskEntry {
+        info: task.clone(),
+        framework_id: fw.clone(),
+        executor_id: executor.executor_id.clone(),
+        container_id: cid.to_string(),
+        state: TaskState::TaskStaging,
+        statuses: vec![(TaskState::TaskStaging, paddock_proto::mesos::now_secs())],
+    };
+    if let Some(cid) = existing {
+        inner.tasks.insert(task.task_id.clone(), entry(&cid));
+        let Some(c) = inner.containers.get_mut(&cid) else { return };
+        c.record.tasks.push(task.clone());
+        let limits = limits_for(&c.record.executor, c.record.command_executor, &c.record.tasks);
+        if let Ok(cg) = Cgroup::open(&agent.config.cgroup_root, &cid) {
+            if let Err(e) = cg.update(&limits) {
+                tracing::warn!(container = %cid, "cannot grow the container: {e}");
+            }
+        }
+        let _ = agent.checkpoint.save_container(&c.record);
+        match &c.executor_tx {
+            Some(tx) => {
+                let ev = ExecEvent::Launch {
+                    launch: Box::new(LaunchEvent {
+                        framework_info: framework,
+                        task,
+                    }),
+                };
+                let _ = tx.send(encode(&ev));
+            }
+            None => c.queued.push(task),
+        }
+        return;
+    }
+
+    let cid = uuid::Uuid::new_v4().to_string();
+    inner.tasks.insert(task.task_id.clone(), entry(&cid));
+    let agent_id = inner.agent_id.clone().unwrap_or_default();
+    let sandbox = agent
+        .config
+        .work_dir
+        .join("slaves")
+        .join(&agent_id.value)
+        .join("frameworks")
+        .join(&fw.value)
+        .join("executors")
+        .join(&executor.executor_id.value)
+        .join("runs")
+        .join(&cid);
+    let record = ContainerRecord {
+        container_id: cid.clone(),
+        framework,
+        executor,
+        command_executor: command,
+        sandbox,
+        pid: None,
+        pid_start: None,
+        tasks: vec![task.clone()],
+    };
+    match launch(agent, &inner, &record) {
+        Ok((pid, start)) => {
+            let mut record = record;
+            record.pid = Some(pid);
+            record.pid_start = start;
+            if let Err(e) = agent.checkpoint.save_container(&record) {
+                tracing::error!(container = %cid, "cannot checkpoint the container: {e}");
+            }
+            inner.containers.insert(
+                cid.clone(),
+                Container {
+                    record,
+                    executor_tx: None,
+                    stream_gen: 0,
+                    queued: vec![task],
+                    started: Instant::now(),
+                    ever_subscribed: false,
+                    recovered: false,
+                    kill_deadline: None,
+                    kill_requested: false,
+                },
+            );
+            drop(inner);
+            watch(agent.clone(), cid, pid);
+        }
+        Err(msg) => {
+            tracing::warn!(task = %task.task_id, "launch failed: {msg}");
+            agent.checkpoint.remove_container(&cid);
+            let st = status(&task.task_id, TaskState::TaskFailed, reason::CONTAINER_LAUNCH_FAILED, msg);
+            report(agent, &mut inner, &fw, st);
+            if let Some(t) = inner.tasks.remove(&task.task_id) {
+                inner.archive(record, vec![t]);
+            }
+        }
+    }
+}
+
+/// Creates the cgroup and sandbox and starts the executor. Returns its pid
+/// and start time.
+fn launch(agent: &Agent, inner: &Inner, record: &ContainerRecord) -> Result<(u32, Option<u64>), String> {
+    std::fs::create_dir_all(&record.sandbox)
+        .map_err(|e| format!("cannot create sandbox {}: {e}", record.sandbox.display()))?;
+    agent
+        .checkpoint
+        .save_container(record)
+        .map_err(|e| format!("cannot checkpoint the container: {e}"))?;
+    let limits = limits_for(&record.executor, record.command_executor, &record.tasks);
+    let cgroup = Cgroup::create(&agent.config.cgroup_root, &record.container_id, &limits)
+        .map_err(|e| format!("cannot create the container's cgroup: {e}"))?;
+    let joiner = cgroup.joiner().map_err(|e| e.to_string())?;
+    let open = |name: &str| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(record.sandbox.join(name))
+            .map_err(|e| format!("cannot open sandbox {name}: {e}"))
+    };
+    let (stdout, stderr) = (open("stdout")?, open("stderr")?);
+    let cmd_info = record.executor.command.clone().unwrap_or_default();
+    let mut cmd = if record.command_executor {
+        let mut c = Command::new(&agent.config.executor_binary);
+        c.arg("executor");
+        c
+    } else if cmd_info.shell.unwrap_or(true) {
+        let mut c = Command::new("sh");
+        c.arg("-c").arg(cmd_info.value.clone().unwrap_or_default());
+        c
+    } else {
+        let program = cmd_info.value.clone().unwrap_or_default();
+        let mut c = Command::new(&program);
+        c.args(cmd_info.arguments.iter().skip(1));
+        c
+    };
+    cmd.env_clear();
+    for key in ["PATH", "LANG", "LC_ALL", "TZ", "RUST_LOG", "HOME"] {
+        if let Some(v) = std::env::var_os(key) {
+            cmd.env(key, v);
+        }
+    }
+    if std::env::var_os("PATH").is_none() {
+        cmd.env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    }
+    let fw = record.framework.id.clone().unwrap_or_default();
+    let dir = record.sandbox.display().to_string();
+    let agent_id = inner.agent_id.clone().unwrap_or_default();
+    cmd.env("MESOS_FRAMEWORK_ID", &fw.value)
+        .env("MESOS_EXECUTOR_ID", &record.executor.executor_id.value)
+        .env("MESOS_DIRECTORY", &dir)
+        .env("MESOS_SANDBOX", &dir)
+        .env("MESOS_AGENT_ENDPOINT", agent.endpoint())
+        .env("MESOS_SLAVE_ID", &agent_id.value)
+        .env("MESOS_SLAVE_PID", agent.pid())
+        .env("MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD", "5secs")
+        .env("PADDOCK_AGENT_HOSTNAME", &agent.config.hostname);
+    if record.command_executor {
+        cmd.env("MESOS_HTTP_COMMAND_EXECUTOR", "1")
+            .env("PADDOCK_CONTAINER_ID", &record.container_id)
+            .env("PADDOCK_CGROUP_ROOT", &agent.config.cgroup_root);
+    } else if let Some(env) = &cmd_info.environment {
+        for v in &env.variables {
+            cmd.env(&v.name, v.value.clone().unwrap_or_default());
+        }
+    }
+    cmd.current_dir(&record.sandbox)
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr);
+    // SAFETY: setsid and the joiner's raw writes are async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::unistd::setsid().map_err(std::io::Error::from)?;
+            joiner.join_self()
+        });
+    }
+    match cmd.spawn() {
+        Ok(child) => {
+            let pid = child.id();
+            // The pidfd watcher reaps it; dropping the handle does not wait.
+            drop(child);
+            Ok((pid, process_start(pid)))
+        }
+        Err(e) => {
+            let _ = cgroup.destroy();
+            Err(format!("cannot start the executor: {e}"))
+        }
+    }
+}
+
+/// /proc/PID/stat field 22: the start time, to tell a pid from its reuse.
+pub fn process_start(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // After "(comm)", field 3 (state) is index 0, so field 22 is index 19.
+    if fields.first() == Some(&"Z") {
+        return None;
+    }
+    fields.get(19)?.parse().ok()
+}
+
+/// Waits for `pid` to exit (pidfd, or /proc polling where pidfds are not
+/// available) and reaps it if it is our child.
+async fn wait_exit(pid: u32) -> Option<i32> {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::c_int, 0) };
+    let start = process_start(pid);
+    if fd >= 0 {
+        // SAFETY: the fd was just returned to us and is owned only here.
+        let owned = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+        // SAFETY: the AsyncFd owns the pidfd, so it stays open while registered.
+        let registered = unsafe { tokio::io::unix::AsyncFd::register_with_interest(owned, tokio::io::Interest::READABLE) };
+        match registered {
+            Ok(afd) => {
+                let _ = afd.readable().await;
+            }
+            Err(_) => poll_exit(pid, start).await,
+        }
+    } else {
+        poll_exit(pid, start).await;
+    }
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    match waitpid(nix::unistd::Pid::from_raw(pid as i32), Some(WaitPidFlag::WNOHANG)) {
+        Ok(WaitStatus::Exited(_, code)) => Some(code),
+        Ok(WaitStatus::Signaled(_, sig, _)) => Some(128 + sig as i32),
+        _ => None,
+    }
+}
+
+async fn poll_exit(pid: u32, start: Option<u64>) {
+    while start.is_some() && process_start(pid) == start {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Watches an executor and cleans up after it.
+pub fn watch(agent: Arc<Agent>, cid: String, pid: u32) {
+    tokio::spawn(async move {
+        let code = wait_exit(pid).await;
+        tracing::info!(container = %cid, pid, code = ?code, "executor exited");
+        executor_exited(&agent, &cid, code);
+    });
+}
+
+/// The executor is gone: tasks without a terminal update get one, the
+/// container is destroyed and the master told.
+pub fn executor_exited(agent: &Arc<Agent>, cid: &str, code: Option<i32>) {
+    let mut inner = agent.lock();
+    let Some(c) = inner.containers.remove(cid) else { return };
+    let fw = c.framework_id();
+    let oom = Cgroup::open(&agent.config.cgroup_root, cid)
+        .and_then(|cg| cg.oom_kills())
+        .unwrap_or(0);
+    let mut ended = Vec::new();
+    for t in &c.record.tasks {
+        let Some(entry) = inner.tasks.get(&t.task_id).cloned() else { continue };
+        if !entry.state.is_terminal() {
+            let st = if oom > 0 {
+                let limit = limits_for(&c.record.executor, c.record.command_executor, &c.record.tasks).mem_bytes;
+                status(
+                    &t.task_id,
+                    TaskState::TaskFailed,
+                    reason::CONTAINER_LIMITATION_MEMORY,
+                    format!("Memory limit exceeded: the container's limit is {} MB", limit / 1048576),
+                )
+            } else if c.kill_requested {
+                status(&t.task_id, TaskState::TaskKilled, reason::EXECUTOR_TERMINATED, "Killed by the agent")
+            } else if !c.ever_subscribed && !c.recovered {
+                status(&t.task_id, TaskState::TaskFailed, reason::EXECUTOR_TERMINATED, format!("Executor exited before registering (status {code:?}); see the sandbox's stderr"))
+            } else {
+                let why = if c.record.command_executor { reason::COMMAND_EXECUTOR_FAILED } else { reason::EXECUTOR_TERMINATED };
+                status(&t.task_id, TaskState::TaskFailed, why, format!("Executor terminated (status {code:?})"))
+            };
+            let mut st = st;
+            st.executor_id = Some(c.executor_id().clone());
+            report(agent, &mut inner, &fw, st);
+        }
+        if let Some(entry) = inner.tasks.remove(&t.task_id) {
+            ended.push(entry);
+        }
+    }
+    inner.send_master(AgentMessage {
+        kind: Some(Kind::ExecutorExited(ExecutorExited {
+            framework_id: fw.value.clone(),
+            executor_id: c.executor_id().value.clone(),
+            status: code.unwrap_or(-1),
+        })),
+    });
+    agent.checkpoint.remove_container(cid);
+    inner.archive(c.record, ended);
+    drop(inner);
+    let root = agent.config.cgroup_root.clone();
+    let cid = cid.to_string();
+    tokio::task::spawn_blocking(move || {
+        if let Ok(cg) = Cgroup::open(&root, &cid) {
+            if let Err(e) = cg.destroy() {
+                tracing::warn!(container = %cid, "cannot destroy cgroup: {e}");
+            }
+        }
+    });
+}
+
+/// SIGKILLs everything in the container; its watcher then reports.
+fn destroy(agent: &Agent, cid: &str) {
+    let root = agent.config.cgroup_root.clone();
+    let cid = cid.to_string();
+    tokio::task::spawn_blocking(move || match Cgroup::open(&root, &cid) {
+        Ok(cg) => {
+            if let Err(e) = cg.kill_all() {
+                tracing::warn!(container = %cid, "kill: {e}");
+            }
+        }
+        Err(e) => tracing::warn!(container = %cid, "kill: {e}"),
+    });
+}
+
+fn grace_of(policy: Option<&KillPolicy>) -> Option<Duration> {
+    policy
+        .and_then(|p| p.grace_period)
+        .map(|d| Duration::from_nanos(d.nanoseconds.max(0) as u64))
+}
+
+/// KillTask from the master.
+pub fn kill_task(agent: &Arc<Agent>, fw: &FrameworkId, task: &TaskId, grace_override: f64) {
+    let mut inner = agent.lock();
+    let Some(entry) = inner.tasks.get(task).cloned() else {
+        let st = status(task, TaskState::TaskLost, reason::TASK_UNKNOWN, "Cannot kill a task this agent does not know");
+        report(agent, &mut inner, fw, st);
+        return;
+    };
+    if entry.state.is_terminal() {
+        return;
+    }
+    let grace = if grace_override > 0.0 {
+        Some(Duration::from_secs_f64(grace_override))
+    } else {
+        grace_of(entry.info.kill_policy.as_ref())
+    };
+    let Some(c) = inner.containers.get_mut(&entry.container_id) else { return };
+    if let Some(pos) = c.queued.iter().position(|t| &t.task_id == task) {
+        c.queued.remove(pos);
+        let only = c.record.tasks.len() == 1;
+        let st = status(task, TaskState::TaskKilled, reason::TASK_KILLED_DURING_LAUNCH, "Killed before the executor started it");
+        report(agent, &mut inner, fw, st);
+        if only {
+            if let Some(c) = inner.containers.get_mut(&entry.container_id) {
+                c.kill_requested = true;
+            }
+            destroy(agent, &entry.container_id);
+        }
+        return;
+    }
+    let deadline = Instant::now() + grace.unwrap_or(DEFAULT_GRACE) + KILL_ESCALATION;
+    c.kill_deadline = Some(c.kill_deadline.map_or(deadline, |d| d.min(deadline)));
+    c.kill_requested = true;
+    if let Some(tx) = &c.executor_tx {
+        let ev = ExecEvent::Kill {
+            kill: KillEvent {
+                task_id: task.clone(),
+                kill_policy: grace.map(|g| KillPolicy {
+                    grace_period: Some(DurationInfo {
+                        nanoseconds: g.as_nanos() as i64,
+                    }),
+                }),
+            },
+        };
+        let _ = tx.send(encode(&ev));
+    }
+}
+
+/// ShutdownFramework: every executor of the framework goes.
+pub fn shutdown_framework(agent: &Arc<Agent>, fw: &FrameworkId) {
+    let mut inner = agent.lock();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    for c in inner.containers.values_mut().filter(|c| &c.framework_id() == fw) {
+        c.kill_requested = true;
+        c.kill_deadline = Some(deadline);
+        if let Some(tx) = &c.executor_tx {
+            let _ = tx.send(encode(&ExecEvent::Shutdown));
+        }
+    }
+    inner.frameworks.remove(fw);
+}
+
+/// Kill escalation and executor (re)registration timeouts.
+pub fn check_deadlines(agent: &Arc<Agent>, now: Instant, recovery_deadline: Instant) {
+    let mut to_destroy = Vec::new();
+    {
+        let mut inner = agent.lock();
+        for (cid, c) in inner.containers.iter_mut() {
+            if c.kill_deadline.is_some_and(|d| d <= now) {
+                c.kill_deadline = None;
+                to_destroy.push(cid.clone());
+            } else if !c.ever_subscribed && !c.recovered && now.duration_since(c.started) > EXECUTOR_REGISTRATION_TIMEOUT {
+                c.ever_subscribed = true;
+                to_destroy.push(cid.clone());
+            } else if c.recovered && c.executor_tx.is_none() && now >= recovery_deadline {
+                c.recovered = false;
+                c.ever_subscribed = true;
+                tracing::warn!(container = %cid, "executor did not reconnect after the agent restarted");
+                to_destroy.push(cid.clone());
+            }
+        }
+    }
+    for cid in to_destroy {
+        destroy(agent, &cid);
+    }
+}
+
+/// Rebuilds containers from the checkpoint after a restart.
+pub fn recover(agent: &Arc<Agent>) {
+    let mut inner = agent.lock();
+    let latest = updates::recover(agent, &mut inner);
+    let state_of = |task: &TaskId| {
+        latest
+            .iter()
+            .find(|(_, t, _)| t == task)
+            .map(|(_, _, s)| *s)
+            .unwrap_or(TaskState::TaskStaging)
+    };
+    let mut dead = Vec::new();
+    for record in agent.checkpoint.containers() {
+        let fw = record.framework.id.clone().unwrap_or_default();
+        inner.frameworks.insert(fw.clone(), record.framework.clone());
+        for t in &record.tasks {
+            inner.tasks.insert(
+                t.task_id.clone(),
+                TaskEntry {
+                    info: t.clone(),
+                    framework_id: fw.clone(),
+                    executor_id: record.executor.executor_id.clone(),
+                    container_id: record.container_id.clone(),
+                    state: state_of(&t.task_id),
+                    statuses: vec![(state_of(&t.task_id), paddock_proto::mesos::now_secs())],
+                },
+            );
+        }
+        let alive = record
+            .pid
+            .is_some_and(|p| record.pid_start.is_some() && process_start(p) == record.pid_start);
+        let cid = record.container_id.clone();
+        let pid = record.pid;
+        tracing::info!(container = %cid, alive, "recovering container");
+        inner.containers.insert(
+            cid.clone(),
+            Container {
+                record,
+                executor_tx: None,
+                stream_gen: 0,
+                queued: Vec::new(),
+                started: Instant::now(),
+                ever_subscribed: true,
+                recovered: true,
+                kill_deadline: None,
+                kill_requested: false,
+            },
+        );
+        match (alive, pid) {
+            (true, Some(pid)) => {
+                let agent = agent.clone();
+                let cid = cid.clone();
+                tokio::spawn(async move {
+                    let code = wait_exit(pid).await;
+                    executor_exited(&agent, &cid, code);
+                });
+            }
+            _ => dead.push(cid),
+        }
+    }
+    drop(inner);
+    for cid in dead {
+        executor_exited(agent, &cid, None);
+    }
+}

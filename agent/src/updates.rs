@@ -1,0 +1,196 @@
+//! Reliable status updates, as Mesos's status-update manager does them.
+//!
+//! Each task has a FIFO stream. An update is checkpointed before anything
+//! else happens to it; only the oldest unacknowledged update of a task is in
+//! flight to the master; it is resent with backoff, and after every
+//! re-registration, until the framework's acknowledgement comes back.
+
+use std::collections::{HashSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use paddock_proto::executor::{Acknowledged, Event as ExecEvent};
+use paddock_proto::internal::agent_message::Kind;
+use paddock_proto::internal::{AgentMessage, StatusUpdate};
+use paddock_proto::mesos::{now_secs, FrameworkId, Source, TaskId, TaskStatus};
+
+use crate::checkpoint::StreamRecord;
+use crate::state::{Agent, Inner};
+
+const FIRST_RETRY: Duration = Duration::from_secs(10);
+const MAX_RETRY: Duration = Duration::from_secs(60);
+
+pub struct UpdateStream {
+    pub framework_id: FrameworkId,
+    pub pending: VecDeque<TaskStatus>,
+    /// Every uuid ever queued here: duplicates (executor retries) are dropped.
+    pub seen: HashSet<String>,
+    pub next_retry: Option<Instant>,
+    pub backoff: Duration,
+}
+
+impl UpdateStream {
+    fn new(framework_id: FrameworkId) -> Self {
+        UpdateStream {
+            framework_id,
+            pending: VecDeque::new(),
+            seen: HashSet::new(),
+            next_retry: None,
+            backoff: FIRST_RETRY,
+        }
+    }
+}
+
+/// Records a status update and sends it when it is at the head of its
+/// stream. Errors only when it cannot be checkpointed.
+pub fn enqueue(agent: &Agent, inner: &mut Inner, fw: &FrameworkId, mut status: TaskStatus) -> Result<(), String> {
+    if status.uuid.as_deref().unwrap_or("").is_empty() {
+        status.uuid = Some(paddock_proto::mesos::new_update_uuid());
+    }
+    if status.timestamp.is_none() {
+        status.timestamp = Some(now_secs());
+    }
+    if status.source.is_none() {
+        status.source = Some(Source::SourceAgent);
+    }
+    status.agent_id = inner.agent_id.clone().or(status.agent_id);
+    let task = status.task_id.clone();
+    let uuid = status.uuid.clone().unwrap_or_default();
+    let stream = inner
+        .streams
+        .entry(task.clone())
+        .or_insert_with(|| UpdateStream::new(fw.clone()));
+    if stream.seen.contains(&uuid) {
+        return Ok(());
+    }
+    agent
+        .checkpoint
+        .append(fw, &task, &StreamRecord::Update(status.clone()))
+        .map_err(|e| format!("cannot checkpoint the update: {e}"))?;
+    stream.seen.insert(uuid);
+    stream.pending.push_back(status.clone());
+    let is_head = stream.pending.len() == 1;
+    if let Some(t) = inner.tasks.get_mut(&task) {
+        if t.state != status.state {
+            t.statuses.push((status.state, status.timestamp.unwrap_or_else(now_secs)));
+        }
+        t.state = status.state;
+    }
+    tracing::info!(task = %task, state = %status.state, reason = status.reason.as_deref().unwrap_or(""), "status update");
+    if is_head {
+        send_head(inner, &task, Instant::now());
+    }
+    Ok(())
+}
+
+fn send_head(inner: &mut Inner, task: &TaskId, now: Instant) {
+    let Some(stream) = inner.streams.get(task) else { return };
+    let Some(head) = stream.pending.front() else { return };
+    let mut status = head.clone();
+    if status.agent_id.is_none() {
+        status.agent_id = inner.agent_id.clone();
+    }
+    let msg = AgentMessage {
+        kind: Some(Kind::StatusUpdate(StatusUpdate {
+            framework_id: stream.framework_id.value.clone(),
+            status_json: serde_json::to_string(&status).unwrap_or_default(),
+        })),
+    };
+    let sent = inner.send_master(msg);
+    if let Some(stream) = inner.streams.get_mut(task) {
+        stream.next_retry = sent.then(|| now + stream.backoff);
+    }
+}
+
+/// The framework acknowledged `uuid` for `task`.
+pub fn acknowledge(agent: &Agent, inner: &mut Inner, task: &TaskId, uuid: &str) {
+    let Some(stream) = inner.streams.get_mut(task) else { return };
+    if stream.pending.front().and_then(|s| s.uuid.as_deref()) != Some(uuid) {
+        return;
+    }
+    let fw = stream.framework_id.clone();
+    let acked = stream.pending.pop_front();
+    stream.backoff = FIRST_RETRY;
+    stream.next_retry = None;
+    let more = !stream.pending.is_empty();
+    if let Err(e) = agent.checkpoint.append(&fw, task, &StreamRecord::Ack(uuid.to_string())) {
+        tracing::warn!(task = %task, "cannot checkpoint an acknowledgement: {e}");
+    }
+    if let Some(entry) = inner.tasks.get(task) {
+        if let Some(c) = inner.containers.get(&entry.container_id) {
+            if let Some(tx) = &c.executor_tx {
+                let ev = ExecEvent::Acknowledged {
+                    acknowledged: Acknowledged {
+                        task_id: task.clone(),
+                        uuid: uuid.to_string(),
+                    },
+                };
+                let _ = tx.send(crate::http::executor_api::encode(&ev));
+            }
+        }
+    }
+    if more {
+        send_head(inner, task, Instant::now());
+    } else if acked.is_some_and(|s| s.state.is_terminal()) {
+        inner.streams.remove(task);
+        agent.checkpoint.remove_stream(&fw, task);
+    }
+}
+
+/// Resends heads whose retry time has come.
+pub fn retry_due(agent: &Agent, now: Instant) {
+    let mut inner = agent.lock();
+    let due: Vec<TaskId> = inner
+        .streams
+        .iter()
+        .filter(|(_, s)| s.next_retry.is_some_and(|t| t <= now))
+        .map(|(t, _)| t.clone())
+        .collect();
+    for task in due {
+        if let Some(s) = inner.streams.get_mut(&task) {
+            s.backoff = (s.backoff * 2).min(MAX_RETRY);
+        }
+        send_head(&mut inner, &task, now);
+    }
+}
+
+/// After (re)registration every head goes out again.
+pub fn resend_all(inner: &mut Inner) {
+    let tasks: Vec<TaskId> = inner.streams.keys().cloned().collect();
+    let now = Instant::now();
+    for t in tasks {
+        send_head(inner, &t, now);
+    }
+}
+
+/// Rebuilds the streams from the checkpoint. Returns each task's latest
+/// known state.
+pub fn recover(agent: &Agent, inner: &mut Inner) -> Vec<(FrameworkId, TaskId, paddock_proto::mesos::TaskState)> {
+    let mut latest = Vec::new();
+    for (fw, task) in agent.checkpoint.streams() {
+        let mut stream = UpdateStream::new(fw.clone());
+        let mut last = None;
+        for rec in agent.checkpoint.read_stream(&fw, &task) {
+            match rec {
+                StreamRecord::Update(s) => {
+                    stream.seen.insert(s.uuid.clone().unwrap_or_default());
+                    last = Some(s.state);
+                    stream.pending.push_back(s);
+                }
+                StreamRecord::Ack(uuid) => {
+                    if stream.pending.front().and_then(|s| s.uuid.as_deref()) == Some(uuid.as_str()) {
+                        stream.pending.pop_front();
+                    }
+                }
+            }
+        }
+        if let Some(state) = last {
+            latest.push((fw.clone(), task.clone(), state));
+        }
+        if stream.pending.is_empty() && last.is_some_and(|s| s.is_terminal()) {
+            agent.checkpoint.remove_stream(&fw, &task);
+        } else {
+            inner.streams.insert(task, stream);
+        }
+    }
+    latest
+}
