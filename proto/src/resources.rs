@@ -201,6 +201,14 @@ impl Resources {
         self.scalars.is_empty() && self.ranges.is_empty()
     }
 
+    /// The scalar part only (ranges from different agents do not add up).
+    pub fn scalars_only(&self) -> Resources {
+        Resources {
+            scalars: self.scalars.clone(),
+            ranges: BTreeMap::new(),
+        }
+    }
+
     pub fn add(&mut self, other: &Resources) {
         for (k, v) in &other.scalars {
             *self.scalars.entry(k.clone()).or_insert(0) += v;
