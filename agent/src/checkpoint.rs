@@ -13,7 +13,9 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use paddock_proto::mesos::{ExecutorInfo, FrameworkId, FrameworkInfo, TaskId, TaskInfo, TaskStatus};
+use paddock_proto::mesos::{
+    ExecutorInfo, FrameworkId, FrameworkInfo, TaskId, TaskInfo, TaskStatus,
+};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -36,7 +38,7 @@ pub struct ContainerRecord {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "snake_case")]
 pub enum StreamRecord {
-    Update(TaskStatus),
+    Update(Box<TaskStatus>),
     Ack(String),
 }
 
@@ -50,7 +52,7 @@ fn hex(s: &str) -> String {
 }
 
 fn unhex(s: &str) -> Option<String> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     let bytes: Option<Vec<u8>> = (0..s.len())
@@ -91,7 +93,9 @@ impl Checkpoint {
     }
 
     fn container_path(&self, id: &str) -> PathBuf {
-        self.root.join("containers").join(format!("{}.json", hex(id)))
+        self.root
+            .join("containers")
+            .join(format!("{}.json", hex(id)))
     }
 
     pub fn save_container(&self, c: &ContainerRecord) -> std::io::Result<()> {
@@ -115,8 +119,12 @@ impl Checkpoint {
             }
             match std::fs::read(e.path()).map(|d| serde_json::from_slice::<ContainerRecord>(&d)) {
                 Ok(Ok(c)) => out.push(c),
-                Ok(Err(err)) => tracing::warn!(file = %e.path().display(), "unreadable container record: {err}"),
-                Err(err) => tracing::warn!(file = %e.path().display(), "cannot read container record: {err}"),
+                Ok(Err(err)) => {
+                    tracing::warn!(file = %e.path().display(), "unreadable container record: {err}")
+                }
+                Err(err) => {
+                    tracing::warn!(file = %e.path().display(), "cannot read container record: {err}")
+                }
             }
         }
         out
@@ -130,7 +138,12 @@ impl Checkpoint {
     }
 
     /// Appends one record and fsyncs it.
-    pub fn append(&self, fw: &FrameworkId, task: &TaskId, rec: &StreamRecord) -> std::io::Result<()> {
+    pub fn append(
+        &self,
+        fw: &FrameworkId,
+        task: &TaskId,
+        rec: &StreamRecord,
+    ) -> std::io::Result<()> {
         let path = self.stream_path(fw, task);
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
@@ -156,8 +169,12 @@ impl Checkpoint {
             return out;
         };
         for fw in fws.flatten() {
-            let Some(fw_id) = unhex(&fw.file_name().to_string_lossy()) else { continue };
-            let Ok(tasks) = std::fs::read_dir(fw.path()) else { continue };
+            let Some(fw_id) = unhex(&fw.file_name().to_string_lossy()) else {
+                continue;
+            };
+            let Ok(tasks) = std::fs::read_dir(fw.path()) else {
+                continue;
+            };
             for t in tasks.flatten() {
                 let name = t.file_name().to_string_lossy().into_owned();
                 if let Some(task) = name.strip_suffix(".jsonl").and_then(unhex) {
@@ -202,13 +219,21 @@ mod tests {
             uuid: Some("u1".into()),
             ..Default::default()
         };
-        cp.append(&fw, &task, &StreamRecord::Update(st.clone())).unwrap();
-        cp.append(&fw, &task, &StreamRecord::Ack("u1".into())).unwrap();
+        cp.append(&fw, &task, &StreamRecord::Update(Box::new(st.clone())))
+            .unwrap();
+        cp.append(&fw, &task, &StreamRecord::Ack("u1".into()))
+            .unwrap();
         let path = cp.stream_path(&fw, &task);
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
         f.write_all(b"{\"update\":{\"task_").unwrap();
         let recs = cp.read_stream(&fw, &task);
-        assert_eq!(recs, vec![StreamRecord::Update(st), StreamRecord::Ack("u1".into())]);
+        assert_eq!(
+            recs,
+            vec![
+                StreamRecord::Update(Box::new(st)),
+                StreamRecord::Ack("u1".into())
+            ]
+        );
         assert_eq!(cp.streams(), vec![(fw.clone(), task.clone())]);
         cp.remove_stream(&fw, &task);
         assert!(cp.streams().is_empty());
@@ -220,6 +245,9 @@ mod tests {
         let cp = Checkpoint::new(dir.path()).unwrap();
         assert_eq!(cp.agent_id(), None);
         cp.set_agent_id("M-S3").unwrap();
-        assert_eq!(Checkpoint::new(dir.path()).unwrap().agent_id().as_deref(), Some("M-S3"));
+        assert_eq!(
+            Checkpoint::new(dir.path()).unwrap().agent_id().as_deref(),
+            Some("M-S3")
+        );
     }
 }

@@ -75,14 +75,17 @@ fn command_executor_info(agent: &Agent, fw: &FrameworkId, task: &TaskInfo) -> Ex
     ExecutorInfo {
         executor_id: ExecutorId::new(task.task_id.value.clone()),
         framework_id: Some(fw.clone()),
-        name: Some(format!("Command Executor (Task: {}) (Command: sh -c '{}')", task.task_id, task
-            .command
-            .as_ref()
-            .and_then(|c| c.value.clone())
-            .unwrap_or_default()
-            .chars()
-            .take(40)
-            .collect::<String>())),
+        name: Some(format!(
+            "Command Executor (Task: {}) (Command: sh -c '{}')",
+            task.task_id,
+            task.command
+                .as_ref()
+                .and_then(|c| c.value.clone())
+                .unwrap_or_default()
+                .chars()
+                .take(40)
+                .collect::<String>()
+        )),
         source: Some(task.task_id.value.clone()),
         command: Some(CommandInfo {
             value: Some(agent.config.executor_binary.display().to_string()),
@@ -103,7 +106,12 @@ pub fn run_task(agent: &Arc<Agent>, framework: FrameworkInfo, task: TaskInfo) {
     let mut inner = agent.lock();
     inner.frameworks.insert(fw.clone(), framework.clone());
     if inner.tasks.contains_key(&task.task_id) {
-        let st = status(&task.task_id, TaskState::TaskError, reason::TASK_INVALID, "task id already in use on this agent");
+        let st = status(
+            &task.task_id,
+            TaskState::TaskError,
+            reason::TASK_INVALID,
+            "task id already in use on this agent",
+        );
         report(agent, &mut inner, &fw, st);
         return;
     }
@@ -130,9 +138,15 @@ pub fn run_task(agent: &Arc<Agent>, framework: FrameworkInfo, task: TaskInfo) {
     };
     if let Some(cid) = existing {
         inner.tasks.insert(task.task_id.clone(), entry(&cid));
-        let Some(c) = inner.containers.get_mut(&cid) else { return };
+        let Some(c) = inner.containers.get_mut(&cid) else {
+            return;
+        };
         c.record.tasks.push(task.clone());
-        let limits = limits_for(&c.record.executor, c.record.command_executor, &c.record.tasks);
+        let limits = limits_for(
+            &c.record.executor,
+            c.record.command_executor,
+            &c.record.tasks,
+        );
         if let Ok(cg) = Cgroup::open(&agent.config.cgroup_root, &cid) {
             if let Err(e) = cg.update(&limits) {
                 tracing::warn!(container = %cid, "cannot grow the container: {e}");
@@ -206,7 +220,12 @@ pub fn run_task(agent: &Arc<Agent>, framework: FrameworkInfo, task: TaskInfo) {
         Err(msg) => {
             tracing::warn!(task = %task.task_id, "launch failed: {msg}");
             agent.checkpoint.remove_container(&cid);
-            let st = status(&task.task_id, TaskState::TaskFailed, reason::CONTAINER_LAUNCH_FAILED, msg);
+            let st = status(
+                &task.task_id,
+                TaskState::TaskFailed,
+                reason::CONTAINER_LAUNCH_FAILED,
+                msg,
+            );
             report(agent, &mut inner, &fw, st);
             if let Some(t) = inner.tasks.remove(&task.task_id) {
                 inner.archive(record, vec![t]);
@@ -217,7 +236,11 @@ pub fn run_task(agent: &Arc<Agent>, framework: FrameworkInfo, task: TaskInfo) {
 
 /// Creates the cgroup and sandbox and starts the executor. Returns its pid
 /// and start time.
-fn launch(agent: &Agent, inner: &Inner, record: &ContainerRecord) -> Result<(u32, Option<u64>), String> {
+fn launch(
+    agent: &Agent,
+    inner: &Inner,
+    record: &ContainerRecord,
+) -> Result<(u32, Option<u64>), String> {
     std::fs::create_dir_all(&record.sandbox)
         .map_err(|e| format!("cannot create sandbox {}: {e}", record.sandbox.display()))?;
     agent
@@ -258,7 +281,10 @@ fn launch(agent: &Agent, inner: &Inner, record: &ContainerRecord) -> Result<(u32
         }
     }
     if std::env::var_os("PATH").is_none() {
-        cmd.env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        cmd.env(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        );
     }
     let fw = record.framework.id.clone().unwrap_or_default();
     let dir = record.sandbox.display().to_string();
@@ -329,7 +355,9 @@ async fn wait_exit(pid: u32) -> Option<i32> {
         // SAFETY: the fd was just returned to us and is owned only here.
         let owned = unsafe { OwnedFd::from_raw_fd(fd as i32) };
         // SAFETY: the AsyncFd owns the pidfd, so it stays open while registered.
-        let registered = unsafe { tokio::io::unix::AsyncFd::register_with_interest(owned, tokio::io::Interest::READABLE) };
+        let registered = unsafe {
+            tokio::io::unix::AsyncFd::register_with_interest(owned, tokio::io::Interest::READABLE)
+        };
         match registered {
             Ok(afd) => {
                 let _ = afd.readable().await;
@@ -340,7 +368,10 @@ async fn wait_exit(pid: u32) -> Option<i32> {
         poll_exit(pid, start).await;
     }
     use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-    match waitpid(nix::unistd::Pid::from_raw(pid as i32), Some(WaitPidFlag::WNOHANG)) {
+    match waitpid(
+        nix::unistd::Pid::from_raw(pid as i32),
+        Some(WaitPidFlag::WNOHANG),
+    ) {
         Ok(WaitStatus::Exited(_, code)) => Some(code),
         Ok(WaitStatus::Signaled(_, sig, _)) => Some(128 + sig as i32),
         _ => None,
@@ -366,30 +397,56 @@ pub fn watch(agent: Arc<Agent>, cid: String, pid: u32) {
 /// container is destroyed and the master told.
 pub fn executor_exited(agent: &Arc<Agent>, cid: &str, code: Option<i32>) {
     let mut inner = agent.lock();
-    let Some(c) = inner.containers.remove(cid) else { return };
+    let Some(c) = inner.containers.remove(cid) else {
+        return;
+    };
     let fw = c.framework_id();
     let oom = Cgroup::open(&agent.config.cgroup_root, cid)
         .and_then(|cg| cg.oom_kills())
         .unwrap_or(0);
     let mut ended = Vec::new();
     for t in &c.record.tasks {
-        let Some(entry) = inner.tasks.get(&t.task_id).cloned() else { continue };
+        let Some(entry) = inner.tasks.get(&t.task_id).cloned() else {
+            continue;
+        };
         if !entry.state.is_terminal() {
             let st = if oom > 0 {
-                let limit = limits_for(&c.record.executor, c.record.command_executor, &c.record.tasks).mem_bytes;
+                let limit = limits_for(
+                    &c.record.executor,
+                    c.record.command_executor,
+                    &c.record.tasks,
+                )
+                .mem_bytes;
                 status(
                     &t.task_id,
                     TaskState::TaskFailed,
                     reason::CONTAINER_LIMITATION_MEMORY,
-                    format!("Memory limit exceeded: the container's limit is {} MB", limit / 1048576),
+                    format!(
+                        "Memory limit exceeded: the container's limit is {} MB",
+                        limit / 1048576
+                    ),
                 )
             } else if c.kill_requested {
-                status(&t.task_id, TaskState::TaskKilled, reason::EXECUTOR_TERMINATED, "Killed by the agent")
+                status(
+                    &t.task_id,
+                    TaskState::TaskKilled,
+                    reason::EXECUTOR_TERMINATED,
+                    "Killed by the agent",
+                )
             } else if !c.ever_subscribed && !c.recovered {
                 status(&t.task_id, TaskState::TaskFailed, reason::EXECUTOR_TERMINATED, format!("Executor exited before registering (status {code:?}); see the sandbox's stderr"))
             } else {
-                let why = if c.record.command_executor { reason::COMMAND_EXECUTOR_FAILED } else { reason::EXECUTOR_TERMINATED };
-                status(&t.task_id, TaskState::TaskFailed, why, format!("Executor terminated (status {code:?})"))
+                let why = if c.record.command_executor {
+                    reason::COMMAND_EXECUTOR_FAILED
+                } else {
+                    reason::EXECUTOR_TERMINATED
+                };
+                status(
+                    &t.task_id,
+                    TaskState::TaskFailed,
+                    why,
+                    format!("Executor terminated (status {code:?})"),
+                )
             };
             let mut st = st;
             st.executor_id = Some(c.executor_id().clone());
@@ -444,7 +501,12 @@ fn grace_of(policy: Option<&KillPolicy>) -> Option<Duration> {
 pub fn kill_task(agent: &Arc<Agent>, fw: &FrameworkId, task: &TaskId, grace_override: f64) {
     let mut inner = agent.lock();
     let Some(entry) = inner.tasks.get(task).cloned() else {
-        let st = status(task, TaskState::TaskLost, reason::TASK_UNKNOWN, "Cannot kill a task this agent does not know");
+        let st = status(
+            task,
+            TaskState::TaskLost,
+            reason::TASK_UNKNOWN,
+            "Cannot kill a task this agent does not know",
+        );
         report(agent, &mut inner, fw, st);
         return;
     };
@@ -456,11 +518,18 @@ pub fn kill_task(agent: &Arc<Agent>, fw: &FrameworkId, task: &TaskId, grace_over
     } else {
         grace_of(entry.info.kill_policy.as_ref())
     };
-    let Some(c) = inner.containers.get_mut(&entry.container_id) else { return };
+    let Some(c) = inner.containers.get_mut(&entry.container_id) else {
+        return;
+    };
     if let Some(pos) = c.queued.iter().position(|t| &t.task_id == task) {
         c.queued.remove(pos);
         let only = c.record.tasks.len() == 1;
-        let st = status(task, TaskState::TaskKilled, reason::TASK_KILLED_DURING_LAUNCH, "Killed before the executor started it");
+        let st = status(
+            task,
+            TaskState::TaskKilled,
+            reason::TASK_KILLED_DURING_LAUNCH,
+            "Killed before the executor started it",
+        );
         report(agent, &mut inner, fw, st);
         if only {
             if let Some(c) = inner.containers.get_mut(&entry.container_id) {
@@ -492,7 +561,11 @@ pub fn kill_task(agent: &Arc<Agent>, fw: &FrameworkId, task: &TaskId, grace_over
 pub fn shutdown_framework(agent: &Arc<Agent>, fw: &FrameworkId) {
     let mut inner = agent.lock();
     let deadline = Instant::now() + Duration::from_secs(5);
-    for c in inner.containers.values_mut().filter(|c| &c.framework_id() == fw) {
+    for c in inner
+        .containers
+        .values_mut()
+        .filter(|c| &c.framework_id() == fw)
+    {
         c.kill_requested = true;
         c.kill_deadline = Some(deadline);
         if let Some(tx) = &c.executor_tx {
@@ -511,7 +584,10 @@ pub fn check_deadlines(agent: &Arc<Agent>, now: Instant, recovery_deadline: Inst
             if c.kill_deadline.is_some_and(|d| d <= now) {
                 c.kill_deadline = None;
                 to_destroy.push(cid.clone());
-            } else if !c.ever_subscribed && !c.recovered && now.duration_since(c.started) > EXECUTOR_REGISTRATION_TIMEOUT {
+            } else if !c.ever_subscribed
+                && !c.recovered
+                && now.duration_since(c.started) > EXECUTOR_REGISTRATION_TIMEOUT
+            {
                 c.ever_subscribed = true;
                 to_destroy.push(cid.clone());
             } else if c.recovered && c.executor_tx.is_none() && now >= recovery_deadline {
@@ -541,7 +617,9 @@ pub fn recover(agent: &Arc<Agent>) {
     let mut dead = Vec::new();
     for record in agent.checkpoint.containers() {
         let fw = record.framework.id.clone().unwrap_or_default();
-        inner.frameworks.insert(fw.clone(), record.framework.clone());
+        inner
+            .frameworks
+            .insert(fw.clone(), record.framework.clone());
         for t in &record.tasks {
             inner.tasks.insert(
                 t.task_id.clone(),

@@ -45,7 +45,11 @@ fn register_message(agent: &Agent) -> Register {
         })
         .collect();
     Register {
-        agent_id: inner.agent_id.as_ref().map(|a| a.value.clone()).unwrap_or_default(),
+        agent_id: inner
+            .agent_id
+            .as_ref()
+            .map(|a| a.value.clone())
+            .unwrap_or_default(),
         hostname: agent.config.hostname.clone(),
         port: agent.config.port as u32,
         resources_json: serde_json::to_string(&agent.total.to_mesos(None)).unwrap_or_default(),
@@ -56,11 +60,15 @@ fn register_message(agent: &Agent) -> Register {
 }
 
 async fn session(agent: &Arc<Agent>) -> Result<(), String> {
-    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{}", agent.config.master))
-        .map_err(|e| format!("bad master address: {e}"))?
-        .connect_timeout(Duration::from_secs(5))
-        .tcp_nodelay(true);
-    let channel = endpoint.connect().await.map_err(|e| format!("connect: {e}"))?;
+    let endpoint =
+        tonic::transport::Endpoint::from_shared(format!("http://{}", agent.config.master))
+            .map_err(|e| format!("bad master address: {e}"))?
+            .connect_timeout(Duration::from_secs(5))
+            .tcp_nodelay(true);
+    let channel = endpoint
+        .connect()
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
     let mut client = AgentLinkClient::new(channel).max_decoding_message_size(64 << 20);
     let (tx, rx) = mpsc::unbounded_channel();
     let _ = tx.send(AgentMessage {
@@ -136,7 +144,8 @@ async fn session(agent: &Arc<Agent>) -> Result<(), String> {
                 use base64::Engine;
                 let inner = agent.lock();
                 let target = inner.containers.values().find(|c| {
-                    c.framework_id().value == m.framework_id && c.executor_id().value == m.executor_id
+                    c.framework_id().value == m.framework_id
+                        && c.executor_id().value == m.executor_id
                 });
                 if let Some(tx) = target.and_then(|c| c.executor_tx.as_ref()) {
                     let ev = paddock_proto::executor::Event::Message {

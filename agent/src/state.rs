@@ -136,11 +136,14 @@ impl Agent {
 
 impl Inner {
     pub fn send_master(&self, msg: AgentMessage) -> bool {
-        self.master_tx.as_ref().is_some_and(|tx| tx.send(msg).is_ok())
+        self.master_tx
+            .as_ref()
+            .is_some_and(|tx| tx.send(msg).is_ok())
     }
 
     pub fn archive(&mut self, record: ContainerRecord, tasks: Vec<TaskEntry>) {
-        self.completed.push_back(CompletedContainer { record, tasks });
+        self.completed
+            .push_back(CompletedContainer { record, tasks });
         while self.completed.len() > COMPLETED_KEEP {
             self.completed.pop_front();
         }
@@ -160,7 +163,8 @@ pub async fn run_timers(agent: Arc<Agent>) {
         crate::containers::check_deadlines(&agent, now, recovery_deadline);
         if now.duration_since(last_heartbeat) >= EXECUTOR_HEARTBEAT {
             last_heartbeat = now;
-            let beat = crate::http::executor_api::encode(&paddock_proto::executor::Event::Heartbeat);
+            let beat =
+                crate::http::executor_api::encode(&paddock_proto::executor::Event::Heartbeat);
             let inner = agent.lock();
             for c in inner.containers.values() {
                 if let Some(tx) = &c.executor_tx {

@@ -42,7 +42,12 @@ impl UpdateStream {
 
 /// Records a status update and sends it when it is at the head of its
 /// stream. Errors only when it cannot be checkpointed.
-pub fn enqueue(agent: &Agent, inner: &mut Inner, fw: &FrameworkId, mut status: TaskStatus) -> Result<(), String> {
+pub fn enqueue(
+    agent: &Agent,
+    inner: &mut Inner,
+    fw: &FrameworkId,
+    mut status: TaskStatus,
+) -> Result<(), String> {
     if status.uuid.as_deref().unwrap_or("").is_empty() {
         status.uuid = Some(paddock_proto::mesos::new_update_uuid());
     }
@@ -64,14 +69,15 @@ pub fn enqueue(agent: &Agent, inner: &mut Inner, fw: &FrameworkId, mut status: T
     }
     agent
         .checkpoint
-        .append(fw, &task, &StreamRecord::Update(status.clone()))
+        .append(fw, &task, &StreamRecord::Update(Box::new(status.clone())))
         .map_err(|e| format!("cannot checkpoint the update: {e}"))?;
     stream.seen.insert(uuid);
     stream.pending.push_back(status.clone());
     let is_head = stream.pending.len() == 1;
     if let Some(t) = inner.tasks.get_mut(&task) {
         if t.state != status.state {
-            t.statuses.push((status.state, status.timestamp.unwrap_or_else(now_secs)));
+            t.statuses
+                .push((status.state, status.timestamp.unwrap_or_else(now_secs)));
         }
         t.state = status.state;
     }
@@ -83,8 +89,12 @@ pub fn enqueue(agent: &Agent, inner: &mut Inner, fw: &FrameworkId, mut status: T
 }
 
 fn send_head(inner: &mut Inner, task: &TaskId, now: Instant) {
-    let Some(stream) = inner.streams.get(task) else { return };
-    let Some(head) = stream.pending.front() else { return };
+    let Some(stream) = inner.streams.get(task) else {
+        return;
+    };
+    let Some(head) = stream.pending.front() else {
+        return;
+    };
     let mut status = head.clone();
     if status.agent_id.is_none() {
         status.agent_id = inner.agent_id.clone();
@@ -103,7 +113,9 @@ fn send_head(inner: &mut Inner, task: &TaskId, now: Instant) {
 
 /// The framework acknowledged `uuid` for `task`.
 pub fn acknowledge(agent: &Agent, inner: &mut Inner, task: &TaskId, uuid: &str) {
-    let Some(stream) = inner.streams.get_mut(task) else { return };
+    let Some(stream) = inner.streams.get_mut(task) else {
+        return;
+    };
     if stream.pending.front().and_then(|s| s.uuid.as_deref()) != Some(uuid) {
         return;
     }
@@ -112,7 +124,10 @@ pub fn acknowledge(agent: &Agent, inner: &mut Inner, task: &TaskId, uuid: &str) 
     stream.backoff = FIRST_RETRY;
     stream.next_retry = None;
     let more = !stream.pending.is_empty();
-    if let Err(e) = agent.checkpoint.append(&fw, task, &StreamRecord::Ack(uuid.to_string())) {
+    if let Err(e) = agent
+        .checkpoint
+        .append(&fw, task, &StreamRecord::Ack(uuid.to_string()))
+    {
         tracing::warn!(task = %task, "cannot checkpoint an acknowledgement: {e}");
     }
     if let Some(entry) = inner.tasks.get(task) {
@@ -164,7 +179,10 @@ pub fn resend_all(inner: &mut Inner) {
 
 /// Rebuilds the streams from the checkpoint. Returns each task's latest
 /// known state.
-pub fn recover(agent: &Agent, inner: &mut Inner) -> Vec<(FrameworkId, TaskId, paddock_proto::mesos::TaskState)> {
+pub fn recover(
+    agent: &Agent,
+    inner: &mut Inner,
+) -> Vec<(FrameworkId, TaskId, paddock_proto::mesos::TaskState)> {
     let mut latest = Vec::new();
     for (fw, task) in agent.checkpoint.streams() {
         let mut stream = UpdateStream::new(fw.clone());
@@ -174,10 +192,11 @@ pub fn recover(agent: &Agent, inner: &mut Inner) -> Vec<(FrameworkId, TaskId, pa
                 StreamRecord::Update(s) => {
                     stream.seen.insert(s.uuid.clone().unwrap_or_default());
                     last = Some(s.state);
-                    stream.pending.push_back(s);
+                    stream.pending.push_back(*s);
                 }
                 StreamRecord::Ack(uuid) => {
-                    if stream.pending.front().and_then(|s| s.uuid.as_deref()) == Some(uuid.as_str()) {
+                    if stream.pending.front().and_then(|s| s.uuid.as_deref()) == Some(uuid.as_str())
+                    {
                         stream.pending.pop_front();
                     }
                 }

@@ -9,7 +9,10 @@ pub fn summary(samples: &mut [Duration]) -> String {
     samples.sort();
     let pick = |q: f64| {
         let i = ((samples.len() as f64 - 1.0) * q).round() as usize;
-        samples.get(i).map(|d| d.as_secs_f64() * 1000.0).unwrap_or(f64::NAN)
+        samples
+            .get(i)
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .unwrap_or(f64::NAN)
     };
     format!(
         "n={} p50={:.1}ms p90={:.1}ms p99={:.1}ms max={:.1}ms",

@@ -11,7 +11,9 @@ use paddock_proto::internal::agent_link_server::{AgentLink, AgentLinkServer};
 use paddock_proto::internal::agent_message::Kind as Up;
 use paddock_proto::internal::master_message::Kind as Down;
 use paddock_proto::internal::{AgentMessage, MasterMessage, Register, Registered};
-use paddock_proto::mesos::{AgentId, Attribute, FrameworkId, Resource, TaskInfo, TaskState, TaskStatus};
+use paddock_proto::mesos::{
+    AgentId, Attribute, FrameworkId, Resource, TaskInfo, TaskState, TaskStatus,
+};
 use paddock_proto::resources::Resources;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
@@ -21,8 +23,7 @@ use crate::core::agents::AgentRegistration;
 use crate::server::Shared;
 
 pub fn service(shared: Arc<Shared>) -> AgentLinkServer<LinkService> {
-    AgentLinkServer::new(LinkService { shared })
-        .max_decoding_message_size(64 << 20)
+    AgentLinkServer::new(LinkService { shared }).max_decoding_message_size(64 << 20)
 }
 
 pub struct LinkService {
@@ -35,17 +36,20 @@ type Outbound = Pin<Box<dyn Stream<Item = Result<MasterMessage, Status>> + Send>
 pub fn parse_register(reg: Register, peer_ip: String) -> Result<AgentRegistration, String> {
     let resources: Vec<Resource> = serde_json::from_str(&reg.resources_json)
         .map_err(|e| format!("register.resources_json: {e}"))?;
-    let resources = Resources::from_mesos(&resources).map_err(|e| format!("register.resources_json: {e}"))?;
+    let resources =
+        Resources::from_mesos(&resources).map_err(|e| format!("register.resources_json: {e}"))?;
     let attributes: Vec<Attribute> = if reg.attributes_json.trim().is_empty() {
         Vec::new()
     } else {
-        serde_json::from_str(&reg.attributes_json).map_err(|e| format!("register.attributes_json: {e}"))?
+        serde_json::from_str(&reg.attributes_json)
+            .map_err(|e| format!("register.attributes_json: {e}"))?
     };
     let mut tasks = Vec::new();
     for (i, t) in reg.tasks.into_iter().enumerate() {
-        let info: TaskInfo =
-            serde_json::from_str(&t.task_json).map_err(|e| format!("register.tasks[{i}].task_json: {e}"))?;
-        let state = TaskState::parse(&t.state).ok_or_else(|| format!("register.tasks[{i}].state: unknown state '{}'", t.state))?;
+        let info: TaskInfo = serde_json::from_str(&t.task_json)
+            .map_err(|e| format!("register.tasks[{i}].task_json: {e}"))?;
+        let state = TaskState::parse(&t.state)
+            .ok_or_else(|| format!("register.tasks[{i}].state: unknown state '{}'", t.state))?;
         if t.framework_id.is_empty() {
             return Err(format!("register.tasks[{i}].framework_id is empty"));
         }
@@ -56,7 +60,11 @@ pub fn parse_register(reg: Register, peer_ip: String) -> Result<AgentRegistratio
     }
     Ok(AgentRegistration {
         agent_id: reg.agent_id,
-        hostname: if reg.hostname.is_empty() { peer_ip.clone() } else { reg.hostname },
+        hostname: if reg.hostname.is_empty() {
+            peer_ip.clone()
+        } else {
+            reg.hostname
+        },
         ip: peer_ip,
         port: reg.port,
         resources,
@@ -84,8 +92,13 @@ impl AgentLink for LinkService {
         let first = tokio::time::timeout(Duration::from_secs(10), inbound.message())
             .await
             .map_err(|_| Status::deadline_exceeded("no Register message within 10s"))??;
-        let Some(AgentMessage { kind: Some(Up::Register(reg)) }) = first else {
-            return Err(Status::invalid_argument("the first message of a session must be Register"));
+        let Some(AgentMessage {
+            kind: Some(Up::Register(reg)),
+        }) = first
+        else {
+            return Err(Status::invalid_argument(
+                "the first message of a session must be Register",
+            ));
         };
         let reg = parse_register(reg, peer_ip).map_err(Status::invalid_argument)?;
         let (tx, rx) = mpsc::unbounded_channel();
@@ -113,7 +126,12 @@ impl AgentLink for LinkService {
 }
 
 /// Reads an agent's messages until its session ends.
-async fn pump(shared: Arc<Shared>, agent: AgentId, session: u64, mut inbound: Streaming<AgentMessage>) {
+async fn pump(
+    shared: Arc<Shared>,
+    agent: AgentId,
+    session: u64,
+    mut inbound: Streaming<AgentMessage>,
+) {
     loop {
         let msg = match inbound.message().await {
             Ok(Some(m)) => m,
@@ -147,9 +165,14 @@ async fn pump(shared: Arc<Shared>, agent: AgentId, session: u64, mut inbound: St
         }
     }
     let mut hub = shared.lock();
-    if hub.agent_links.get(&agent).is_some_and(|(s, _)| *s == session) {
+    if hub
+        .agent_links
+        .get(&agent)
+        .is_some_and(|(s, _)| *s == session)
+    {
         hub.agent_links.remove(&agent);
     }
-    hub.core.agent_disconnected(&agent, session, std::time::Instant::now());
+    hub.core
+        .agent_disconnected(&agent, session, std::time::Instant::now());
     hub.flush();
 }

@@ -84,7 +84,9 @@ pub struct Shared {
 
 impl Shared {
     pub fn lock(&self) -> MutexGuard<'_, Hub> {
-        self.hub.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.hub
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Runs `f` on the core, delivers its effects, and asks for an
@@ -121,9 +123,14 @@ impl MasterServer {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| ServeError::Bind(addr, e))?;
-        let address = listener.local_addr().map_err(|e| ServeError::Bind(addr, e))?;
+        let address = listener
+            .local_addr()
+            .map_err(|e| ServeError::Bind(addr, e))?;
         let id = uuid::Uuid::new_v4().to_string();
-        let hostname = opts.hostname.clone().unwrap_or_else(|| address.ip().to_string());
+        let hostname = opts
+            .hostname
+            .clone()
+            .unwrap_or_else(|| address.ip().to_string());
         let shared = Arc::new(Shared {
             hub: Mutex::new(Hub {
                 core: Master::new(id, opts.config.clone()),
@@ -152,7 +159,8 @@ impl MasterServer {
     ) -> Result<(), ServeError> {
         let shared = self.shared.clone();
         let timers = tokio::spawn(run_timers(shared.clone()));
-        let grpc = tonic::service::Routes::new(crate::link::service(shared.clone())).into_axum_router();
+        let grpc =
+            tonic::service::Routes::new(crate::link::service(shared.clone())).into_axum_router();
         let app = crate::http::router(shared.clone())
             .merge(grpc)
             .fallback(crate::http::not_found);
@@ -173,7 +181,10 @@ impl MasterServer {
 async fn run_timers(shared: Arc<Shared>) {
     let (interval, heartbeat) = {
         let hub = shared.lock();
-        (hub.core.config.allocation_interval, hub.core.config.framework_heartbeat)
+        (
+            hub.core.config.allocation_interval,
+            hub.core.config.framework_heartbeat,
+        )
     };
     let mut alloc_tick = tokio::time::interval(interval);
     let mut house_tick = tokio::time::interval(std::time::Duration::from_millis(250));

@@ -8,7 +8,11 @@ use paddock_master::{MasterConfig, MasterOptions, MasterServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-async fn start() -> (SocketAddr, tokio::sync::oneshot::Sender<()>, tempfile::TempDir) {
+async fn start() -> (
+    SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tempfile::TempDir,
+) {
     let dir = tempfile::tempdir().unwrap();
     let server = MasterServer::bind(MasterOptions {
         bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -66,7 +70,13 @@ async fn subscribe_is_chunked_recordio_with_stream_id_even_on_connection_close()
     let record = &json[..len];
     let v: serde_json::Value = serde_json::from_str(record).unwrap();
     assert_eq!(v["type"], "SUBSCRIBED");
-    assert!(v["subscribed"]["framework_id"]["value"].as_str().unwrap().len() > 3);
+    assert!(
+        v["subscribed"]["framework_id"]["value"]
+            .as_str()
+            .unwrap()
+            .len()
+            > 3
+    );
     assert_eq!(v["subscribed"]["heartbeat_interval_seconds"], 15.0);
 }
 
@@ -89,8 +99,17 @@ async fn calls_need_the_stream_id_and_unknown_frameworks_are_400() {
         Duration::from_millis(500),
     )
     .await;
-    assert!(resp.starts_with("HTTP/1.1 400"), "SUBSCRIBE with a stream id: {resp}");
-    let resp = raw(addr, r#"{"type":"SUBSCRIBE","subscribe":{"framework_info":{"user":"root","name":""}}}"#, "", Duration::from_millis(500)).await;
+    assert!(
+        resp.starts_with("HTTP/1.1 400"),
+        "SUBSCRIBE with a stream id: {resp}"
+    );
+    let resp = raw(
+        addr,
+        r#"{"type":"SUBSCRIBE","subscribe":{"framework_info":{"user":"root","name":""}}}"#,
+        "",
+        Duration::from_millis(500),
+    )
+    .await;
     assert!(resp.starts_with("HTTP/1.1 400"), "{resp}");
     assert!(resp.contains("framework_info.name"), "{resp}");
 }

@@ -246,7 +246,9 @@ pub fn run_agent(args: AgentArgs) -> i32 {
 
 fn default_dev_dir() -> PathBuf {
     match std::env::var_os("XDG_DATA_HOME").or_else(|| std::env::var_os("HOME")) {
-        Some(base) if std::env::var_os("XDG_DATA_HOME").is_some() => PathBuf::from(base).join("paddock/dev"),
+        Some(base) if std::env::var_os("XDG_DATA_HOME").is_some() => {
+            PathBuf::from(base).join("paddock/dev")
+        }
         Some(home) => PathBuf::from(home).join(".local/share/paddock/dev"),
         None => PathBuf::from("/var/tmp/paddock-dev"),
     }

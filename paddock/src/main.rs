@@ -7,7 +7,11 @@ mod daemons;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "paddock", version, about = "A cluster manager in the Mesos model, in one binary")]
+#[command(
+    name = "paddock",
+    version,
+    about = "A cluster manager in the Mesos model, in one binary"
+)]
 struct Args {
     #[command(subcommand)]
     command: Command,

@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::mesos::{
-    AgentInfo, ExecutorId, ExecutorInfo, FrameworkId, FrameworkInfo, KillPolicy, TaskId,
-    TaskInfo, TaskStatus,
+    AgentInfo, ExecutorId, ExecutorInfo, FrameworkId, FrameworkInfo, KillPolicy, TaskId, TaskInfo,
+    TaskStatus,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]

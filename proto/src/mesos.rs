@@ -25,7 +25,14 @@ macro_rules! id_type {
     )*};
 }
 
-id_type!(FrameworkId, AgentId, OfferId, TaskId, ExecutorId, ContainerId);
+id_type!(
+    FrameworkId,
+    AgentId,
+    OfferId,
+    TaskId,
+    ExecutorId,
+    ContainerId
+);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

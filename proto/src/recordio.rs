@@ -96,7 +96,10 @@ mod tests {
                 out.push(r.to_vec());
             }
         }
-        assert_eq!(out, vec![b"{\"type\":\"HEARTBEAT\"}".to_vec(), b"{}".to_vec()]);
+        assert_eq!(
+            out,
+            vec![b"{\"type\":\"HEARTBEAT\"}".to_vec(), b"{}".to_vec()]
+        );
     }
 
     #[test]

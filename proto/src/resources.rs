@@ -193,6 +193,10 @@ impl Resources {
             .map(|(k, v)| (k.as_str(), *v as f64 / MILLI))
     }
 
+    pub fn range_names(&self) -> impl Iterator<Item = &str> {
+        self.ranges.keys().map(|k| k.as_str())
+    }
+
     pub fn scalar_names(&self) -> impl Iterator<Item = &str> {
         self.scalars.keys().map(|k| k.as_str())
     }
@@ -558,7 +562,10 @@ mod tests {
         assert_eq!(r.scalar("cpus"), 4.0);
         assert_eq!(r.scalar("mem"), 2048.0);
         assert_eq!(r.range_set("ports").unwrap().count(), 100);
-        assert_eq!(r.to_string(), "cpus:4;disk:10000;mem:2048;ports:[31000-31099]");
+        assert_eq!(
+            r.to_string(),
+            "cpus:4;disk:10000;mem:2048;ports:[31000-31099]"
+        );
     }
 
     #[test]
@@ -570,11 +577,26 @@ mod tests {
                 value: "four".into()
             })
         );
-        assert!(matches!(Resources::parse("cpus"), Err(ParseError::MissingColon(_))));
-        assert!(matches!(Resources::parse("cpus:-1"), Err(ParseError::BadScalar { .. })));
-        assert!(matches!(Resources::parse("ports:[5-1]"), Err(ParseError::BadRanges { .. })));
-        assert!(matches!(Resources::parse("cpus:1;cpus:2"), Err(ParseError::Duplicate(_))));
-        assert!(matches!(Resources::parse("cpus(ads):1"), Err(ParseError::Reserved(_))));
+        assert!(matches!(
+            Resources::parse("cpus"),
+            Err(ParseError::MissingColon(_))
+        ));
+        assert!(matches!(
+            Resources::parse("cpus:-1"),
+            Err(ParseError::BadScalar { .. })
+        ));
+        assert!(matches!(
+            Resources::parse("ports:[5-1]"),
+            Err(ParseError::BadRanges { .. })
+        ));
+        assert!(matches!(
+            Resources::parse("cpus:1;cpus:2"),
+            Err(ParseError::Duplicate(_))
+        ));
+        assert!(matches!(
+            Resources::parse("cpus(ads):1"),
+            Err(ParseError::Reserved(_))
+        ));
     }
 
     #[test]

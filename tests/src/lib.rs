@@ -86,7 +86,10 @@ pub fn spawn(name: &str, args: &[String], log: &Path) -> Proc {
     let err = out.try_clone().expect("log file");
     let child = Command::new(paddock_bin())
         .args(args)
-        .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
+        .env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+        )
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
@@ -162,7 +165,11 @@ impl Cluster {
         let master = spawn("master", &args, &dir.path().join("master.log"));
         let url = format!("http://127.0.0.1:{port}/health");
         wait_for("master /health", Duration::from_secs(20), || {
-            http().get(&url).send().ok().filter(|r| r.status().is_success())
+            http()
+                .get(&url)
+                .send()
+                .ok()
+                .filter(|r| r.status().is_success())
         });
         let cgroup_root = format!("paddock-test-{}-{}", std::process::id(), port);
         Cluster {
@@ -215,14 +222,18 @@ impl Cluster {
 
     pub fn wait_agent_active(&self, n: usize) -> Value {
         let host = format!("agent{n}.test");
-        wait_for(&format!("agent {n} to register"), Duration::from_secs(30), || {
-            let slaves = get_json(&self.url("/master/slaves"))?;
-            slaves["slaves"]
-                .as_array()?
-                .iter()
-                .find(|s| s["hostname"] == host.as_str() && s["active"] == true)
-                .cloned()
-        })
+        wait_for(
+            &format!("agent {n} to register"),
+            Duration::from_secs(30),
+            || {
+                let slaves = get_json(&self.url("/master/slaves"))?;
+                slaves["slaves"]
+                    .as_array()?
+                    .iter()
+                    .find(|s| s["hostname"] == host.as_str() && s["active"] == true)
+                    .cloned()
+            },
+        )
     }
 
     /// Restarts agent `n` with the same flags and work dir.
@@ -262,8 +273,16 @@ impl Drop for Cluster {
 /// Kills every process in cgroups whose name starts with `prefix` and
 /// removes them (best effort, for test cleanup).
 pub fn kill_cgroup_tree(prefix: &str) {
-    for base in ["/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/cpu", "/sys/fs/cgroup"] {
-        let Ok(entries) = std::fs::read_dir(base) else { continue };
+    for base in [
+        "/sys/fs/cgroup/memory",
+        "/sys/fs/cgroup/pids",
+        "/sys/fs/cgroup/cpu,cpuacct",
+        "/sys/fs/cgroup/cpu",
+        "/sys/fs/cgroup",
+    ] {
+        let Ok(entries) = std::fs::read_dir(base) else {
+            continue;
+        };
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().to_string();
             if !name.starts_with(prefix) {
@@ -284,12 +303,18 @@ fn kill_dir(dir: &Path) {
     }
     for _ in 0..50 {
         let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
-        let pids: Vec<i32> = procs.lines().filter_map(|l| l.trim().parse().ok()).collect();
+        let pids: Vec<i32> = procs
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect();
         if pids.is_empty() {
             break;
         }
         for p in pids {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(p),
+                nix::sys::signal::Signal::SIGKILL,
+            );
         }
         std::thread::sleep(Duration::from_millis(20));
     }

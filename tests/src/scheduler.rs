@@ -56,7 +56,9 @@ impl Scheduler {
                     Ok(n) => buf.extend_from_slice(&chunk[..n]),
                 }
                 while let Ok(Some(rec)) = dec.decode_buf(&mut buf) {
-                    let Ok(v) = serde_json::from_slice::<Value>(&rec) else { return };
+                    let Ok(v) = serde_json::from_slice::<Value>(&rec) else {
+                        return;
+                    };
                     if tx.send(v).is_err() {
                         return;
                     }
@@ -84,7 +86,12 @@ impl Scheduler {
         self.next_matching(&format!("a {kind} event"), timeout, |e| e["type"] == kind)
     }
 
-    pub fn next_matching(&mut self, what: &str, timeout: Duration, f: impl Fn(&Value) -> bool) -> Value {
+    pub fn next_matching(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        f: impl Fn(&Value) -> bool,
+    ) -> Value {
         if let Some(i) = self.backlog.iter().position(&f) {
             return self.backlog.remove(i);
         }
@@ -120,15 +127,28 @@ impl Scheduler {
             if s["state"] == state {
                 return s;
             }
-            let terminal = ["TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_ERROR", "TASK_LOST", "TASK_DROPPED"];
+            let terminal = [
+                "TASK_FINISHED",
+                "TASK_FAILED",
+                "TASK_KILLED",
+                "TASK_ERROR",
+                "TASK_LOST",
+                "TASK_DROPPED",
+            ];
             if terminal.contains(&s["state"].as_str().unwrap_or("")) {
-                panic!("task {task} ended in {} while waiting for {state}: {s}", s["state"]);
+                panic!(
+                    "task {task} ended in {} while waiting for {state}: {s}",
+                    s["state"]
+                );
             }
         }
     }
 
     pub fn ack(&self, status: &Value) {
-        let code = self.call(json!({
+        if status.get("uuid").is_none() {
+            return;
+        }
+        let (code, body) = self.call_full(&mut json!({
             "type": "ACKNOWLEDGE",
             "acknowledge": {
                 "agent_id": status["agent_id"],
@@ -136,7 +156,7 @@ impl Scheduler {
                 "uuid": status["uuid"],
             }
         }));
-        assert_eq!(code, 202, "ACKNOWLEDGE answered {code}");
+        assert_eq!(code, 202, "ACKNOWLEDGE answered {code}: {body}");
     }
 
     /// Sends a call (framework_id filled in) and returns the HTTP status.

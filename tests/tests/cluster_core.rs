@@ -17,17 +17,37 @@ fn framework(name: &str) -> Value {
 fn sandbox_file(c: &Cluster, agent: usize, task: &str, file: &str) -> String {
     let state = get_json(&c.agent_url(agent, "/state")).expect("agent /state");
     let mut dir = None;
-    for fw in state["frameworks"].as_array().into_iter().flatten().chain(state["completed_frameworks"].as_array().into_iter().flatten()) {
-        for ex in fw["executors"].as_array().into_iter().flatten().chain(fw["completed_executors"].as_array().into_iter().flatten()) {
-            let has = ex["tasks"].as_array().into_iter().flatten().chain(ex["completed_tasks"].as_array().into_iter().flatten()).any(|t| t["id"] == task);
+    for fw in state["frameworks"].as_array().into_iter().flatten().chain(
+        state["completed_frameworks"]
+            .as_array()
+            .into_iter()
+            .flatten(),
+    ) {
+        for ex in fw["executors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .chain(fw["completed_executors"].as_array().into_iter().flatten())
+        {
+            let has = ex["tasks"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .chain(ex["completed_tasks"].as_array().into_iter().flatten())
+                .any(|t| t["id"] == task);
             if has || ex["id"] == task {
                 dir = ex["directory"].as_str().map(str::to_string);
             }
         }
     }
     let dir = dir.unwrap_or_else(|| panic!("no sandbox for {task} in {state}"));
-    let url = c.agent_url(agent, &format!("/files/read?path={dir}/{file}&offset=0&length=100000"));
-    get_json(&url).and_then(|v| v["data"].as_str().map(str::to_string)).unwrap_or_default()
+    let url = c.agent_url(
+        agent,
+        &format!("/files/read?path={dir}/{file}&offset=0&length=100000"),
+    );
+    get_json(&url)
+        .and_then(|v| v["data"].as_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 #[test]
@@ -41,11 +61,17 @@ fn agent_registers_and_operator_endpoints_answer() {
     assert_eq!(s["resources"]["ports"], "[31000-31009]");
     assert_eq!(s["attributes"]["rack"], "r1");
     assert_eq!(s["attributes"]["zone"], "a");
-    assert!(s["pid"].as_str().unwrap().starts_with("slave(1)@127.0.0.1:"));
+    assert!(s["pid"]
+        .as_str()
+        .unwrap()
+        .starts_with("slave(1)@127.0.0.1:"));
 
     let version = get_json(&c.url("/version")).unwrap();
     let v = version["version"].as_str().unwrap();
-    assert!(v.split('.').all(|p| p.parse::<u32>().is_ok()), "numeric version: {v}");
+    assert!(
+        v.split('.').all(|p| p.parse::<u32>().is_ok()),
+        "numeric version: {v}"
+    );
 
     for path in ["/master/state", "/state", "/state.json"] {
         let state = get_json(&c.url(path)).unwrap_or_else(|| panic!("{path}"));
@@ -58,7 +84,12 @@ fn agent_registers_and_operator_endpoints_answer() {
     assert_eq!(metrics["master/cpus_total"], 2.0);
     let health = http().get(c.url("/health")).send().unwrap();
     assert_eq!(health.status().as_u16(), 200);
-    let prom = http().get(c.url("/metrics")).send().unwrap().text().unwrap();
+    let prom = http()
+        .get(c.url("/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     assert!(prom.contains("paddock_master_slaves_active 1"), "{prom}");
 
     // A restarted agent keeps its id.
@@ -93,17 +124,27 @@ fn command_task_runs_with_environment_sandbox_and_acknowledged_updates() {
     assert_eq!(s.launch(&offer, vec![task]), 202);
     let running = s.wait_state("env-task", "TASK_RUNNING", Duration::from_secs(20));
     assert!(running.get("uuid").is_some());
-    assert_eq!(running["agent_id"], offer["agent_id"], "updates with a uuid carry agent_id");
+    assert_eq!(
+        running["agent_id"], offer["agent_id"],
+        "updates with a uuid carry agent_id"
+    );
     let finished = s.wait_state("env-task", "TASK_FINISHED", Duration::from_secs(20));
     assert_eq!(finished["agent_id"], offer["agent_id"]);
     let out = sandbox_file(&c, 0, "env-task", "stdout");
-    assert!(out.contains("port=31002 port=31002 ports=31002,31003 id=env-task host=agent0.test"), "stdout: {out}");
+    assert!(
+        out.contains("port=31002 port=31002 ports=31002,31003 id=env-task host=agent0.test"),
+        "stdout: {out}"
+    );
     assert!(out.contains("sandbox-ok"), "stdout: {out}");
     assert!(sandbox_file(&c, 0, "env-task", "stderr").contains("oops"));
     // The acknowledged terminal task moves to completed; resources are free.
     wait_for("task to complete", Duration::from_secs(10), || {
         let tasks = get_json(&c.url("/master/tasks"))?;
-        let t = tasks["tasks"].as_array()?.iter().find(|t| t["id"] == "env-task")?.clone();
+        let t = tasks["tasks"]
+            .as_array()?
+            .iter()
+            .find(|t| t["id"] == "env-task")?
+            .clone();
         (t["state"] == "TASK_FINISHED").then_some(())
     });
     wait_for("resources to be released", Duration::from_secs(10), || {
@@ -118,9 +159,15 @@ fn failing_command_reports_exit_status() {
     c.add_agent(RES, &[]);
     let mut s = Scheduler::subscribe(&format!("127.0.0.1:{}", c.master_port), framework("fail"));
     let offer = s.next_offer(Duration::from_secs(10));
-    s.launch(&offer, vec![command_task("exit3", &offer, "exit 3", 0.1, 32.0)]);
+    s.launch(
+        &offer,
+        vec![command_task("exit3", &offer, "exit 3", 0.1, 32.0)],
+    );
     let failed = s.wait_state("exit3", "TASK_FAILED", Duration::from_secs(20));
-    assert!(failed["message"].as_str().unwrap_or("").contains('3'), "{failed}");
+    assert!(
+        failed["message"].as_str().unwrap_or("").contains('3'),
+        "{failed}"
+    );
 }
 
 #[test]
@@ -130,9 +177,21 @@ fn memory_hog_is_oom_killed_and_reported_as_memory_limitation() {
     let mut s = Scheduler::subscribe(&format!("127.0.0.1:{}", c.master_port), framework("oom"));
     let offer = s.next_offer(Duration::from_secs(10));
     // tail keeps everything it reads from newline-free /dev/zero in memory.
-    s.launch(&offer, vec![command_task("hog", &offer, "head -c 400m /dev/zero | tail", 0.5, 32.0)]);
+    s.launch(
+        &offer,
+        vec![command_task(
+            "hog",
+            &offer,
+            "head -c 400m /dev/zero | tail",
+            0.5,
+            32.0,
+        )],
+    );
     let failed = s.wait_state("hog", "TASK_FAILED", Duration::from_secs(60));
-    assert_eq!(failed["reason"], "REASON_CONTAINER_LIMITATION_MEMORY", "{failed}");
+    assert_eq!(
+        failed["reason"], "REASON_CONTAINER_LIMITATION_MEMORY",
+        "{failed}"
+    );
 }
 
 #[test]
@@ -141,18 +200,40 @@ fn cpu_limited_busy_loop_is_throttled_and_stats_use_mesos_names() {
     c.add_agent(RES, &[]);
     let mut s = Scheduler::subscribe(&format!("127.0.0.1:{}", c.master_port), framework("cpu"));
     let offer = s.next_offer(Duration::from_secs(10));
-    s.launch(&offer, vec![command_task("spin", &offer, "while :; do :; done", 0.2, 64.0)]);
+    s.launch(
+        &offer,
+        vec![command_task(
+            "spin",
+            &offer,
+            "while :; do :; done",
+            0.2,
+            64.0,
+        )],
+    );
     s.wait_state("spin", "TASK_RUNNING", Duration::from_secs(20));
-    let stats = wait_for("throttling in /monitor/statistics", Duration::from_secs(20), || {
-        let all = get_json(&c.agent_url(0, "/monitor/statistics"))?;
-        let st = all.as_array()?.iter().find(|e| e["executor_id"] == "spin")?["statistics"].clone();
-        (st["cpus_nr_throttled"].as_f64()? > 0.0 && st["cpus_throttled_time_secs"].as_f64()? > 0.0).then_some(st)
-    });
+    let stats = wait_for(
+        "throttling in /monitor/statistics",
+        Duration::from_secs(20),
+        || {
+            let all = get_json(&c.agent_url(0, "/monitor/statistics"))?;
+            let st = all
+                .as_array()?
+                .iter()
+                .find(|e| e["executor_id"] == "spin")?["statistics"]
+                .clone();
+            (st["cpus_nr_throttled"].as_f64()? > 0.0
+                && st["cpus_throttled_time_secs"].as_f64()? > 0.0)
+                .then_some(st)
+        },
+    );
     let limit = stats["cpus_limit"].as_f64().unwrap();
     assert!(limit > 0.19 && limit < 0.4, "cpus_limit {limit}");
     assert!(stats["mem_limit_bytes"].as_f64().unwrap() >= 64.0 * 1048576.0);
     assert!(stats.get("cpus_user_time_secs").is_some() && stats.get("mem_rss_bytes").is_some());
-    assert_eq!(s.call(json!({"type": "KILL", "kill": {"task_id": {"value": "spin"}}})), 202);
+    assert_eq!(
+        s.call(json!({"type": "KILL", "kill": {"task_id": {"value": "spin"}}})),
+        202
+    );
     s.wait_state("spin", "TASK_KILLED", Duration::from_secs(20));
 }
 
@@ -165,32 +246,63 @@ fn kill_sends_sigterm_first_then_sigkill_after_grace() {
     s.launch(
         &offer,
         vec![
-            command_task("polite", &offer, "trap 'echo got-term; exit 0' TERM; echo started; while :; do sleep 0.1; done", 0.1, 32.0),
-            command_task("stubborn", &offer, "trap '' TERM; while :; do sleep 0.1; done", 0.1, 32.0),
+            command_task(
+                "polite",
+                &offer,
+                "trap 'echo got-term; exit 0' TERM; echo started; while :; do sleep 0.1; done",
+                0.1,
+                32.0,
+            ),
+            command_task(
+                "stubborn",
+                &offer,
+                "trap '' TERM; while :; do sleep 0.1; done",
+                0.1,
+                32.0,
+            ),
         ],
     );
     s.wait_state("polite", "TASK_RUNNING", Duration::from_secs(20));
     s.wait_state("stubborn", "TASK_RUNNING", Duration::from_secs(20));
     wait_for("the trap to be set", Duration::from_secs(10), || {
-        sandbox_file(&c, 0, "polite", "stdout").contains("started").then_some(())
+        sandbox_file(&c, 0, "polite", "stdout")
+            .contains("started")
+            .then_some(())
     });
     s.call(json!({"type": "KILL", "kill": {"task_id": {"value": "polite"}}}));
     s.wait_state("polite", "TASK_KILLED", Duration::from_secs(20));
     assert!(sandbox_file(&c, 0, "polite", "stdout").contains("got-term"));
     let t0 = std::time::Instant::now();
-    s.call(json!({"type": "KILL", "kill": {"task_id": {"value": "stubborn"},
-        "kill_policy": {"grace_period": {"nanoseconds": 1_000_000_000i64}}}}));
+    s.call(
+        json!({"type": "KILL", "kill": {"task_id": {"value": "stubborn"},
+        "kill_policy": {"grace_period": {"nanoseconds": 1_000_000_000i64}}}}),
+    );
     s.wait_state("stubborn", "TASK_KILLED", Duration::from_secs(20));
-    assert!(t0.elapsed() >= Duration::from_millis(900), "SIGKILL came only after the grace period");
+    assert!(
+        t0.elapsed() >= Duration::from_millis(900),
+        "SIGKILL came only after the grace period"
+    );
 }
 
 #[test]
 fn task_keeps_running_across_an_agent_restart() {
     let mut c = Cluster::master(&[]);
     c.add_agent(RES, &[]);
-    let mut s = Scheduler::subscribe(&format!("127.0.0.1:{}", c.master_port), framework("survivor"));
+    let mut s = Scheduler::subscribe(
+        &format!("127.0.0.1:{}", c.master_port),
+        framework("survivor"),
+    );
     let offer = s.next_offer(Duration::from_secs(10));
-    s.launch(&offer, vec![command_task("long", &offer, "echo alive; exec sleep 1000", 0.1, 32.0)]);
+    s.launch(
+        &offer,
+        vec![command_task(
+            "long",
+            &offer,
+            "echo alive; exec sleep 1000",
+            0.1,
+            32.0,
+        )],
+    );
     s.wait_state("long", "TASK_RUNNING", Duration::from_secs(20));
     let agent_id = offer["agent_id"]["value"].as_str().unwrap().to_string();
 
@@ -199,17 +311,29 @@ fn task_keeps_running_across_an_agent_restart() {
     let procs_with_sleep = || {
         std::fs::read_dir("/proc").ok().map(|d| {
             d.flatten()
-                .filter(|e| std::fs::read_to_string(e.path().join("cmdline")).unwrap_or_default() == "sleep\u{0}1000\u{0}")
+                .filter(|e| {
+                    std::fs::read_to_string(e.path().join("cmdline")).unwrap_or_default()
+                        == "sleep\u{0}1000\u{0}"
+                })
                 .count()
         })
     };
-    assert!(procs_with_sleep().unwrap_or(0) >= 1, "task died with its agent");
+    assert!(
+        procs_with_sleep().unwrap_or(0) >= 1,
+        "task died with its agent"
+    );
     c.restart_agent(0);
     let again = c.wait_agent_active(0);
     assert_eq!(again["id"], agent_id.as_str());
     // Still running, and still killable through the restarted agent.
     let tasks = get_json(&c.url("/master/tasks")).unwrap();
-    let t = tasks["tasks"].as_array().unwrap().iter().find(|t| t["id"] == "long").unwrap().clone();
+    let t = tasks["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == "long")
+        .unwrap()
+        .clone();
     assert_eq!(t["state"], "TASK_RUNNING");
     s.call(json!({"type": "KILL", "kill": {"task_id": {"value": "long"}}}));
     s.wait_state("long", "TASK_KILLED", Duration::from_secs(30));
@@ -219,9 +343,15 @@ fn task_keeps_running_across_an_agent_restart() {
 fn dead_agent_is_declared_unreachable_and_its_tasks_lost() {
     let mut c = Cluster::master(&["--agent-timeout", "2s"]);
     c.add_agent(RES, &[]);
-    let mut s = Scheduler::subscribe(&format!("127.0.0.1:{}", c.master_port), framework("partition"));
+    let mut s = Scheduler::subscribe(
+        &format!("127.0.0.1:{}", c.master_port),
+        framework("partition"),
+    );
     let offer = s.next_offer(Duration::from_secs(10));
-    s.launch(&offer, vec![command_task("orphan", &offer, "exec sleep 1000", 0.1, 32.0)]);
+    s.launch(
+        &offer,
+        vec![command_task("orphan", &offer, "exec sleep 1000", 0.1, 32.0)],
+    );
     s.wait_state("orphan", "TASK_RUNNING", Duration::from_secs(20));
     let t0 = std::time::Instant::now();
     c.agents[0].proc.kill9();

@@ -29,9 +29,17 @@ fn dev() -> Dev {
     let (mp, ap) = (free_port(), free_port());
     let cgroup_root = format!("paddock-test-dev-{}-{mp}", std::process::id());
     let args: Vec<String> = [
-        "dev", "--data-dir", &dir.path().display().to_string(), "--master-port", &mp.to_string(),
-        "--agent-port", &ap.to_string(), "--cgroup-root", &cgroup_root,
-        "--resources", "cpus:2;mem:1024;disk:1000;ports:[31000-31009]",
+        "dev",
+        "--data-dir",
+        &dir.path().display().to_string(),
+        "--master-port",
+        &mp.to_string(),
+        "--agent-port",
+        &ap.to_string(),
+        "--cgroup-root",
+        &cgroup_root,
+        "--resources",
+        "cpus:2;mem:1024;disk:1000;ports:[31000-31009]",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -42,7 +50,12 @@ fn dev() -> Dev {
         let s = get_json(&format!("http://{master}/master/slaves"))?;
         (s["slaves"].as_array()?.len() == 1).then_some(())
     });
-    Dev { proc, master, cgroup_root, _dir: dir }
+    Dev {
+        proc,
+        master,
+        cgroup_root,
+        _dir: dir,
+    }
 }
 
 fn cli(d: &Dev, args: &[&str]) -> (i32, String, String) {
@@ -59,9 +72,16 @@ fn dev_runs_tasks_and_the_cli_shows_them() {
     let d = dev();
     let mut s = Scheduler::subscribe(&d.master, json!({"user": "root", "name": "cli-test"}));
     let offer = s.next_offer(Duration::from_secs(10));
-    s.launch(&offer, vec![
-        command_task("talker", &offer, "for i in 1 2 3; do echo line-$i; sleep 0.3; done; sleep 1000", 0.2, 64.0),
-    ]);
+    s.launch(
+        &offer,
+        vec![command_task(
+            "talker",
+            &offer,
+            "for i in 1 2 3; do echo line-$i; sleep 0.3; done; sleep 1000",
+            0.2,
+            64.0,
+        )],
+    );
     s.wait_state("talker", "TASK_RUNNING", Duration::from_secs(20));
 
     let (code, out, err) = cli(&d, &["agents"]);
@@ -78,7 +98,10 @@ fn dev_runs_tasks_and_the_cli_shows_them() {
 
     let (code, out, _) = cli(&d, &["tasks"]);
     assert_eq!(code, 0);
-    assert!(out.contains("talker") && out.contains("TASK_RUNNING"), "{out}");
+    assert!(
+        out.contains("talker") && out.contains("TASK_RUNNING"),
+        "{out}"
+    );
 
     let logs = wait_for("task logs", Duration::from_secs(10), || {
         let (code, out, _) = cli(&d, &["task", "logs", "talker"]);
@@ -103,7 +126,10 @@ fn dev_runs_tasks_and_the_cli_shows_them() {
 #[test]
 fn cli_reports_an_unreachable_master_in_one_line() {
     let port = free_port();
-    let out = run_cli(&["agents"], &[("PADDOCK_MASTER", format!("127.0.0.1:{port}"))]);
+    let out = run_cli(
+        &["agents"],
+        &[("PADDOCK_MASTER", format!("127.0.0.1:{port}"))],
+    );
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");

@@ -61,7 +61,12 @@ impl AgentClient {
     }
 
     /// Opens the event stream; events and its end arrive on `tx`.
-    pub fn subscribe(&self, tx: mpsc::UnboundedSender<Input>, task: Option<TaskInfo>, unacked: Vec<TaskStatus>) {
+    pub fn subscribe(
+        &self,
+        tx: mpsc::UnboundedSender<Input>,
+        task: Option<TaskInfo>,
+        unacked: Vec<TaskStatus>,
+    ) {
         let call = Call {
             kind: "SUBSCRIBE".into(),
             framework_id: self.env.framework_id.clone(),

@@ -27,7 +27,8 @@ impl ExecutorEnv {
             framework_id: FrameworkId::new(need("MESOS_FRAMEWORK_ID")?),
             executor_id: ExecutorId::new(need("MESOS_EXECUTOR_ID")?),
             sandbox: need("MESOS_SANDBOX").or_else(|_| need("MESOS_DIRECTORY"))?,
-            hostname: std::env::var("PADDOCK_AGENT_HOSTNAME").unwrap_or_else(|_| "localhost".into()),
+            hostname: std::env::var("PADDOCK_AGENT_HOSTNAME")
+                .unwrap_or_else(|_| "localhost".into()),
             container_id: std::env::var("PADDOCK_CONTAINER_ID").ok(),
             cgroup_root: std::env::var("PADDOCK_CGROUP_ROOT").ok(),
         })

@@ -40,7 +40,10 @@ pub fn run() -> i32 {
             return 2;
         }
     };
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("paddock executor: cannot start a runtime: {e}");
@@ -90,20 +93,24 @@ impl Executor {
 
     async fn run(mut self) -> i32 {
         let (tx, mut rx) = mpsc::unbounded_channel::<Input>();
-        self.client.subscribe(tx.clone(), self.task.clone(), self.unacked.clone());
+        self.client
+            .subscribe(tx.clone(), self.task.clone(), self.unacked.clone());
         while let Some(input) = rx.recv().await {
             match input {
                 Input::Event(ev) => self.on_event(ev, &tx),
                 Input::StreamEnded(why) => {
                     let since = *self.disconnected_since.get_or_insert_with(Instant::now);
                     if since.elapsed() > RECOVERY_TIMEOUT {
-                        eprintln!("paddock executor: agent unreachable for too long ({why}); giving up");
+                        eprintln!(
+                            "paddock executor: agent unreachable for too long ({why}); giving up"
+                        );
                         self.kill_now();
                         return 1;
                     }
                     tracing::warn!("lost the agent ({why}); re-subscribing");
                     tokio::time::sleep(Duration::from_secs(1)).await;
-                    self.client.subscribe(tx.clone(), self.task.clone(), self.unacked.clone());
+                    self.client
+                        .subscribe(tx.clone(), self.task.clone(), self.unacked.clone());
                 }
                 Input::Exited(status) => self.on_exit(status),
                 Input::GraceOver => self.kill_now(),
@@ -147,7 +154,8 @@ impl Executor {
                 self.kill(Duration::from_secs(3), tx);
             }
             Event::Acknowledged { acknowledged } => {
-                self.unacked.retain(|s| s.uuid.as_deref() != Some(acknowledged.uuid.as_str()));
+                self.unacked
+                    .retain(|s| s.uuid.as_deref() != Some(acknowledged.uuid.as_str()));
             }
             Event::Error { error } => tracing::warn!("agent error: {}", error.message),
             Event::Message { .. } | Event::Heartbeat => {}
@@ -166,7 +174,11 @@ impl Executor {
             timestamp: Some(now_secs()),
             uuid: Some(paddock_proto::mesos::new_update_uuid()),
             container_status: Some(ContainerStatus {
-                container_id: self.env.container_id.clone().map(paddock_proto::mesos::ContainerId::new),
+                container_id: self
+                    .env
+                    .container_id
+                    .clone()
+                    .map(paddock_proto::mesos::ContainerId::new),
                 executor_pid: Some(std::process::id()),
             }),
             ..Default::default()
@@ -196,7 +208,11 @@ impl Executor {
                 });
                 self.update(TaskState::TaskRunning, None, "Command is running");
             }
-            Err(e) => self.update(TaskState::TaskFailed, Some(reason::CONTAINER_LAUNCH_FAILED), e),
+            Err(e) => self.update(
+                TaskState::TaskFailed,
+                Some(reason::CONTAINER_LAUNCH_FAILED),
+                e,
+            ),
         }
     }
 
@@ -237,20 +253,37 @@ impl Executor {
     fn on_exit(&mut self, status: std::process::ExitStatus) {
         use std::os::unix::process::ExitStatusExt;
         self.init_pid = None;
-        let code = status.code().or(status.signal().map(|s| 128 + s)).unwrap_or(-1);
+        let code = status
+            .code()
+            .or(status.signal().map(|s| 128 + s))
+            .unwrap_or(-1);
         let oom = self.env.oom_kills();
         if self.kill_requested {
-            self.update(TaskState::TaskKilled, None, format!("Command terminated (status {code})"));
+            self.update(
+                TaskState::TaskKilled,
+                None,
+                format!("Command terminated (status {code})"),
+            );
         } else if oom > 0 {
             self.update(
                 TaskState::TaskFailed,
                 Some(reason::CONTAINER_LIMITATION_MEMORY),
-                format!("Memory limit exceeded: the task was OOM-killed ({oom} kill(s) in its cgroup)"),
+                format!(
+                    "Memory limit exceeded: the task was OOM-killed ({oom} kill(s) in its cgroup)"
+                ),
             );
         } else if code == 0 {
-            self.update(TaskState::TaskFinished, None, "Command exited with status 0");
+            self.update(
+                TaskState::TaskFinished,
+                None,
+                "Command exited with status 0",
+            );
         } else {
-            self.update(TaskState::TaskFailed, None, format!("Command exited with status {code}"));
+            self.update(
+                TaskState::TaskFailed,
+                None,
+                format!("Command exited with status {code}"),
+            );
         }
     }
 }

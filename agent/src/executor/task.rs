@@ -9,7 +9,10 @@ use super::ExecutorEnv;
 pub fn port_env(task: &TaskInfo) -> Vec<(String, String)> {
     let ports: Vec<u64> = Resources::from_mesos(&task.resources)
         .ok()
-        .and_then(|r| r.range_set("ports").map(|s| s.values().take(1000).collect()))
+        .and_then(|r| {
+            r.range_set("ports")
+                .map(|s| s.values().take(1000).collect())
+        })
         .unwrap_or_default();
     let mut out: Vec<(String, String)> = ports
         .iter()
@@ -63,8 +66,10 @@ pub fn spawn(env: &ExecutorEnv, task: &TaskInfo) -> Result<tokio::process::Child
             cmd.env(&v.name, v.value.clone().unwrap_or_default());
         }
     }
-    cmd.current_dir(&env.sandbox).stdin(std::process::Stdio::null());
-    cmd.spawn().map_err(|e| format!("cannot start the task: {e}"))
+    cmd.current_dir(&env.sandbox)
+        .stdin(std::process::Stdio::null());
+    cmd.spawn()
+        .map_err(|e| format!("cannot start the task: {e}"))
 }
 
 #[cfg(test)]
@@ -101,8 +106,14 @@ mod tests {
 
     #[test]
     fn shell_and_argv_forms() {
-        assert_eq!(argv(&task(None, "echo hi", &[])).unwrap(), ["sh", "-c", "echo hi"]);
-        assert_eq!(argv(&task(Some(false), "/bin/echo", &["echo", "a", "b"])).unwrap(), ["/bin/echo", "a", "b"]);
+        assert_eq!(
+            argv(&task(None, "echo hi", &[])).unwrap(),
+            ["sh", "-c", "echo hi"]
+        );
+        assert_eq!(
+            argv(&task(Some(false), "/bin/echo", &["echo", "a", "b"])).unwrap(),
+            ["/bin/echo", "a", "b"]
+        );
         assert!(argv(&task(None, "", &[])).is_err());
     }
 }

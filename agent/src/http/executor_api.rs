@@ -43,7 +43,10 @@ pub async fn call(State(agent): State<Arc<Agent>>, headers: HeaderMap, body: Byt
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/json"));
     if !json {
-        return error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json");
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content-Type must be application/json",
+        );
     }
     let call = match parse(&body) {
         Ok(c) => c,
@@ -53,11 +56,18 @@ pub async fn call(State(agent): State<Arc<Agent>>, headers: HeaderMap, body: Byt
         "SUBSCRIBE" => subscribe(agent, call),
         "UPDATE" => update(&agent, call),
         "MESSAGE" => StatusCode::ACCEPTED.into_response(),
-        other => error(StatusCode::BAD_REQUEST, format!("unknown call type '{other}'")),
+        other => error(
+            StatusCode::BAD_REQUEST,
+            format!("unknown call type '{other}'"),
+        ),
     }
 }
 
-fn find_container(agent: &Agent, fw: &FrameworkId, exec: &paddock_proto::mesos::ExecutorId) -> Option<String> {
+fn find_container(
+    agent: &Agent,
+    fw: &FrameworkId,
+    exec: &paddock_proto::mesos::ExecutorId,
+) -> Option<String> {
     agent
         .lock()
         .containers
@@ -73,7 +83,10 @@ fn update(agent: &Agent, call: Call) -> Response {
     if find_container(agent, &call.framework_id, &call.executor_id).is_none() {
         return error(
             StatusCode::BAD_REQUEST,
-            format!("unknown executor '{}' of framework '{}'", call.executor_id, call.framework_id),
+            format!(
+                "unknown executor '{}' of framework '{}'",
+                call.executor_id, call.framework_id
+            ),
         );
     }
     let mut status = up.status;
@@ -92,7 +105,10 @@ fn subscribe(agent: Arc<Agent>, call: Call) -> Response {
     let Some(cid) = find_container(&agent, &call.framework_id, &call.executor_id) else {
         return error(
             StatusCode::BAD_REQUEST,
-            format!("unknown executor '{}' of framework '{}'", call.executor_id, call.framework_id),
+            format!(
+                "unknown executor '{}' of framework '{}'",
+                call.executor_id, call.framework_id
+            ),
         );
     };
     let (tx, rx) = mpsc::unbounded_channel();
@@ -150,8 +166,14 @@ fn subscribe(agent: Arc<Agent>, call: Call) -> Response {
     };
     let mut resp = Response::new(Body::from_stream(stream));
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    h.insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(
+        header::TRANSFER_ENCODING,
+        HeaderValue::from_static("chunked"),
+    );
     resp
 }
 

@@ -35,7 +35,10 @@ pub fn router(agent: Arc<Agent>) -> Router {
         .route("/flags", get(flags))
         .route("/metrics/snapshot", get(metrics))
         .fallback(|uri: axum::http::Uri| async move {
-            error(StatusCode::NOT_FOUND, format!("no such endpoint: {}", uri.path()))
+            error(
+                StatusCode::NOT_FOUND,
+                format!("no such endpoint: {}", uri.path()),
+            )
         })
         .with_state(agent)
 }
@@ -89,7 +92,10 @@ async fn statistics(State(agent): State<Arc<Agent>>) -> Json<Value> {
         containers
             .into_iter()
             .filter_map(|(cid, fw, exec, name, source)| {
-                let stats = paddock_isolation::cgroups::Cgroup::open(&root, &cid).ok()?.stats().ok()?;
+                let stats = paddock_isolation::cgroups::Cgroup::open(&root, &cid)
+                    .ok()?
+                    .stats()
+                    .ok()?;
                 Some(json!({
                     "framework_id": fw,
                     "executor_id": exec,
@@ -108,25 +114,40 @@ async fn statistics(State(agent): State<Arc<Agent>>) -> Json<Value> {
 
 async fn metrics(State(agent): State<Arc<Agent>>) -> Json<Value> {
     let inner = agent.lock();
-    let count = |s: paddock_proto::mesos::TaskState| inner.tasks.values().filter(|t| t.state == s).count();
+    let count =
+        |s: paddock_proto::mesos::TaskState| inner.tasks.values().filter(|t| t.state == s).count();
     use paddock_proto::mesos::TaskState as S;
     let mut used = paddock_proto::resources::Resources::new();
     for t in inner.tasks.values().filter(|t| !t.state.is_terminal()) {
-        used.add(&paddock_proto::resources::Resources::from_mesos(&t.info.resources).unwrap_or_default());
+        used.add(
+            &paddock_proto::resources::Resources::from_mesos(&t.info.resources).unwrap_or_default(),
+        );
     }
     let mut m = serde_json::Map::new();
-    m.insert("slave/registered".into(), json!(if inner.master_tx.is_some() { 1 } else { 0 }));
-    m.insert("slave/uptime_secs".into(), json!(paddock_proto::mesos::now_secs() - agent.start_time));
+    m.insert(
+        "slave/registered".into(),
+        json!(if inner.master_tx.is_some() { 1 } else { 0 }),
+    );
+    m.insert(
+        "slave/uptime_secs".into(),
+        json!(paddock_proto::mesos::now_secs() - agent.start_time),
+    );
     m.insert("slave/tasks_staging".into(), json!(count(S::TaskStaging)));
     m.insert("slave/tasks_starting".into(), json!(count(S::TaskStarting)));
     m.insert("slave/tasks_running".into(), json!(count(S::TaskRunning)));
     m.insert("slave/tasks_killing".into(), json!(count(S::TaskKilling)));
-    m.insert("slave/executors_running".into(), json!(inner.containers.len()));
+    m.insert(
+        "slave/executors_running".into(),
+        json!(inner.containers.len()),
+    );
     for r in ["cpus", "mem", "disk"] {
         let (t, u) = (agent.total.scalar(r), used.scalar(r));
         m.insert(format!("slave/{r}_total"), json!(t));
         m.insert(format!("slave/{r}_used"), json!(u));
-        m.insert(format!("slave/{r}_percent"), json!(if t > 0.0 { u / t } else { 0.0 }));
+        m.insert(
+            format!("slave/{r}_percent"),
+            json!(if t > 0.0 { u / t } else { 0.0 }),
+        );
     }
     Json(Value::Object(m))
 }

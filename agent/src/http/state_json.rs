@@ -37,7 +37,11 @@ struct FwView {
 
 pub async fn state(State(agent): State<Arc<Agent>>) -> Json<Value> {
     let inner = agent.lock();
-    let agent_id = inner.agent_id.as_ref().map(|a| a.value.clone()).unwrap_or_default();
+    let agent_id = inner
+        .agent_id
+        .as_ref()
+        .map(|a| a.value.clone())
+        .unwrap_or_default();
     let mut by_fw: BTreeMap<FrameworkId, FwView> = BTreeMap::new();
     for (cid, c) in &inner.containers {
         let tasks: Vec<&TaskEntry> = c
@@ -46,8 +50,13 @@ pub async fn state(State(agent): State<Arc<Agent>>) -> Json<Value> {
             .iter()
             .filter_map(|t| inner.tasks.get(&t.task_id))
             .collect();
-        let (live, done): (Vec<&TaskEntry>, Vec<&TaskEntry>) = tasks.into_iter().partition(|t| !t.state.is_terminal());
-        let queued: Vec<Value> = c.queued.iter().map(|t| json!({"id": t.task_id.value, "name": t.name})).collect();
+        let (live, done): (Vec<&TaskEntry>, Vec<&TaskEntry>) =
+            tasks.into_iter().partition(|t| !t.state.is_terminal());
+        let queued: Vec<Value> = c
+            .queued
+            .iter()
+            .map(|t| json!({"id": t.task_id.value, "name": t.name}))
+            .collect();
         by_fw.entry(c.framework_id()).or_default().executors.push(json!({
             "id": c.executor_id().value,
             "name": c.record.executor.name.clone().unwrap_or_default(),

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use paddock_bench::summary;
 use paddock_tests::scheduler::{command_task, Scheduler};
 use paddock_tests::{free_port, get_json, spawn, wait_for};
+
 use serde_json::json;
 
 fn arg(name: &str, default: usize) -> usize {
@@ -34,10 +35,14 @@ fn baseline(n: usize) -> Vec<Duration> {
             .spawn()
             .expect("spawn sh");
         let pid = child.id();
-        wait_for("sleep to exec", Duration::from_secs(5), || {
-            let cmd = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).ok()?;
-            cmd.starts_with("sleep").then_some(())
-        });
+        // Spin (no sleep between polls) so the baseline's resolution is fine.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            let cmd = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            if cmd.starts_with("sleep") {
+                break;
+            }
+        }
         out.push(t0.elapsed());
         let _ = child.kill();
         let _ = child.wait();
@@ -79,8 +84,26 @@ fn main() {
     let mut launched = 0;
     while launched < total {
         let n = wave.min(total - launched);
-        let offer = s.next_offer(Duration::from_secs(30));
-        let ids: Vec<String> = (launched..launched + n).map(|i| format!("lat-{i}")).collect();
+        // Use an offer big enough for the whole wave; decline the others.
+        let offer = loop {
+            let o = s.next_offer(Duration::from_secs(30));
+            let scalar = |name: &str| {
+                o["resources"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|r| r["name"] == name)
+                    .and_then(|r| r["scalar"]["value"].as_f64())
+                    .unwrap_or(0.0)
+            };
+            if scalar("cpus") >= 0.011 * n as f64 && scalar("mem") >= 8.0 * n as f64 {
+                break o;
+            }
+            s.call(json!({"type": "DECLINE", "decline": {"offer_ids": [o["id"]], "filters": {"refuse_seconds": 0}}}));
+        };
+        let ids: Vec<String> = (launched..launched + n)
+            .map(|i| format!("lat-{i}"))
+            .collect();
         let tasks = ids
             .iter()
             .map(|id| command_task(id, &offer, "exec sleep 1000", 0.01, 8.0))
@@ -90,14 +113,16 @@ fn main() {
         assert_eq!(code, 202);
         let mut started: HashMap<String, Duration> = HashMap::new();
         while started.len() < n {
-            let e = s.next_matching("TASK_RUNNING", Duration::from_secs(60), |e| {
-                e["type"] == "UPDATE" && e["update"]["status"]["state"] == "TASK_RUNNING"
-            });
+            // Every update is acknowledged, as a framework must: the agent
+            // forwards a task's next update only after the previous one.
+            let e = s.next_event("UPDATE", Duration::from_secs(60));
             let st = &e["update"]["status"];
             let elapsed = t0.elapsed();
             s.ack(st);
-            if let Some(id) = st["task_id"]["value"].as_str() {
-                started.entry(id.to_string()).or_insert(elapsed);
+            if st["state"] == "TASK_RUNNING" {
+                if let Some(id) = st["task_id"]["value"].as_str() {
+                    started.entry(id.to_string()).or_insert(elapsed);
+                }
             }
         }
         latencies.extend(started.values().copied());
@@ -110,8 +135,14 @@ fn main() {
         launched += n;
     }
     let mut base = baseline(100);
-    println!("paddock accept->TASK_RUNNING (waves of {wave}): {}", summary(&mut latencies));
-    println!("baseline sh -c 'exec sleep' spawn->running:   {}", summary(&mut base));
+    println!(
+        "paddock accept->TASK_RUNNING (waves of {wave}): {}",
+        summary(&mut latencies)
+    );
+    println!(
+        "baseline sh -c 'exec sleep' spawn->running:   {}",
+        summary(&mut base)
+    );
     let p50 = latencies[latencies.len() / 2].as_secs_f64();
     let b50 = base[base.len() / 2].as_secs_f64();
     println!("ratio p50 paddock/baseline: {:.1}x", p50 / b50);

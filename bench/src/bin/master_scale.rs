@@ -49,7 +49,9 @@ async fn agent(channel: tonic::transport::Channel, n: usize) {
         version: "sim".into(),
         ..Default::default()
     };
-    let _ = tx.send(AgentMessage { kind: Some(Up::Register(reg)) });
+    let _ = tx.send(AgentMessage {
+        kind: Some(Up::Register(reg)),
+    });
     let Ok(resp) = client.session(UnboundedReceiverStream::new(rx)).await else {
         eprintln!("agent {n}: session failed");
         return;
@@ -62,7 +64,12 @@ async fn agent(channel: tonic::transport::Channel, n: usize) {
         loop {
             tokio::time::sleep(Duration::from_millis(900)).await;
             seq += 1;
-            if hb.send(AgentMessage { kind: Some(Up::Heartbeat(Heartbeat { sequence: seq })) }).is_err() {
+            if hb
+                .send(AgentMessage {
+                    kind: Some(Up::Heartbeat(Heartbeat { sequence: seq })),
+                })
+                .is_err()
+            {
                 return;
             }
         }
@@ -71,8 +78,11 @@ async fn agent(channel: tonic::transport::Channel, n: usize) {
         match msg.kind {
             Some(Down::Registered(r)) => agent_id = AgentId::new(r.agent_id),
             Some(Down::RunTask(run)) => {
-                let Ok(task) = serde_json::from_str::<TaskInfo>(&run.task_json) else { continue };
-                let fw: serde_json::Value = serde_json::from_str(&run.framework_json).unwrap_or_default();
+                let Ok(task) = serde_json::from_str::<TaskInfo>(&run.task_json) else {
+                    continue;
+                };
+                let fw: serde_json::Value =
+                    serde_json::from_str(&run.framework_json).unwrap_or_default();
                 let status = TaskStatus {
                     task_id: task.task_id.clone(),
                     state: TaskState::TaskRunning,
@@ -113,15 +123,28 @@ fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_port();
     let args: Vec<String> = [
-        "master", "--bind", "127.0.0.1", "--port", &port.to_string(), "--data-dir",
-        &dir.path().display().to_string(), "--agent-timeout", "60s", "--offer-timeout", "0s",
+        "master",
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        &port.to_string(),
+        "--data-dir",
+        &dir.path().display().to_string(),
+        "--agent-timeout",
+        "60s",
+        "--offer-timeout",
+        "0s",
     ]
     .iter()
     .map(|s| s.to_string())
     .collect();
     let mut master_proc = spawn("master", &args, &dir.path().join("master.log"));
     let master = format!("127.0.0.1:{port}");
-    wait_for("master", Duration::from_secs(30), || get_json(&format!("http://{master}/health")).or(Some(json!(null))).filter(|_| http().get(format!("http://{master}/health")).send().is_ok()));
+    wait_for("master", Duration::from_secs(30), || {
+        get_json(&format!("http://{master}/health"))
+            .or(Some(json!(null)))
+            .filter(|_| http().get(format!("http://{master}/health")).send().is_ok())
+    });
     let base_rss = rss_bytes(master_proc.pid()).unwrap_or(0);
     let (base_state, _) = time_state(&master);
 
@@ -152,14 +175,26 @@ fn main() {
     let t1 = Instant::now();
     while launched < tasks {
         let e = s.next_event("OFFERS", Duration::from_secs(120));
-        for offer in e["offers"]["offers"].as_array().cloned().unwrap_or_default() {
+        for offer in e["offers"]["offers"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+        {
             if launched >= tasks {
                 s.call(json!({"type": "DECLINE", "decline": {"offer_ids": [offer["id"]], "filters": {"refuse_seconds": 3600}}}));
                 continue;
             }
             let n = per_offer.min(tasks - launched);
             let batch = (0..n)
-                .map(|i| command_task(&format!("t-{}", launched + i), &offer, "sleep 1000", 0.1, 64.0))
+                .map(|i| {
+                    command_task(
+                        &format!("t-{}", launched + i),
+                        &offer,
+                        "sleep 1000",
+                        0.1,
+                        64.0,
+                    )
+                })
                 .collect();
             s.launch(&offer, batch);
             launched += n;

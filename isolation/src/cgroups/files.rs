@@ -47,7 +47,9 @@ pub fn read_u64_or_max(dir: &Path, file: &str) -> Result<Option<u64>, Error> {
     if s == "max" {
         return Ok(None);
     }
-    s.parse().map(Some).map_err(|_| Error::Cgroups(format!("{}: not a number: {s:?}", dir.join(file).display())))
+    s.parse()
+        .map(Some)
+        .map_err(|_| Error::Cgroups(format!("{}: not a number: {s:?}", dir.join(file).display())))
 }
 
 #[cfg(test)]

@@ -76,7 +76,9 @@ fn check_id(id: &str) -> Result<(), Error> {
     let ok = !id.is_empty()
         && id != "."
         && id != ".."
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
     if ok {
         Ok(())
     } else {
@@ -196,7 +198,11 @@ impl Cgroup {
     fn dir_of(&self, controller: &str) -> Option<&PathBuf> {
         match self.mode {
             Mode::V2 => self.dirs.first().map(|(_, d)| d),
-            Mode::V1 => self.dirs.iter().find(|(name, _)| name == controller).map(|(_, d)| d),
+            Mode::V1 => self
+                .dirs
+                .iter()
+                .find(|(name, _)| name == controller)
+                .map(|(_, d)| d),
         }
     }
 
@@ -225,7 +231,11 @@ impl Cgroup {
                 }
                 write_file(mem, "memory.limit_in_bytes", &limits.mem_bytes.to_string())?;
                 if memsw {
-                    write_file(mem, "memory.memsw.limit_in_bytes", &limits.mem_bytes.to_string())?;
+                    write_file(
+                        mem,
+                        "memory.memsw.limit_in_bytes",
+                        &limits.mem_bytes.to_string(),
+                    )?;
                 }
                 if let Some(p) = limits.pids_max {
                     write_file(self.need("pids")?, "pids.max", &p.to_string())?;
@@ -234,7 +244,11 @@ impl Cgroup {
             Mode::V2 => {
                 let dir = self.need("cpu")?;
                 write_file(dir, "cpu.weight", &limits.weight().to_string())?;
-                write_file(dir, "cpu.max", &format!("{} {}", limits.quota_us(), CFS_PERIOD_US))?;
+                write_file(
+                    dir,
+                    "cpu.max",
+                    &format!("{} {}", limits.quota_us(), CFS_PERIOD_US),
+                )?;
                 write_file(dir, "memory.max", &limits.mem_bytes.to_string())?;
                 if dir.join("memory.swap.max").exists() {
                     write_file(dir, "memory.swap.max", "0")?;
@@ -279,7 +293,9 @@ impl Cgroup {
 
     /// Processes in the cgroup.
     pub fn pids(&self) -> Result<Vec<u32>, Error> {
-        let dir = self.memory_dir().ok_or_else(|| Error::Missing(self.id.clone()))?;
+        let dir = self
+            .memory_dir()
+            .ok_or_else(|| Error::Missing(self.id.clone()))?;
         let text = read_trimmed(dir, "cgroup.procs")?;
         Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
     }
@@ -402,13 +418,29 @@ mod tests {
 
     #[test]
     fn limits_follow_mesos_arithmetic() {
-        let l = Limits { cpus: 0.5, mem_bytes: 1, pids_max: None };
+        let l = Limits {
+            cpus: 0.5,
+            mem_bytes: 1,
+            pids_max: None,
+        };
         assert_eq!(l.shares(), 512);
         assert_eq!(l.quota_us(), 50_000);
-        let tiny = Limits { cpus: 0.0001, mem_bytes: 1, pids_max: None };
+        let tiny = Limits {
+            cpus: 0.0001,
+            mem_bytes: 1,
+            pids_max: None,
+        };
         assert_eq!(tiny.shares(), 2);
         assert_eq!(tiny.quota_us(), 1000);
-        assert_eq!(Limits { cpus: 1.0, mem_bytes: 1, pids_max: None }.weight(), 39);
+        assert_eq!(
+            Limits {
+                cpus: 1.0,
+                mem_bytes: 1,
+                pids_max: None
+            }
+            .weight(),
+            39
+        );
     }
 
     #[test]

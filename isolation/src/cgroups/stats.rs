@@ -53,7 +53,9 @@ fn clock_ticks() -> f64 {
 
 fn count_lines(cg: &Cgroup, file: &str) -> Option<u64> {
     let dir = cg.dir_of("memory")?;
-    read_trimmed(dir, file).ok().map(|s| s.lines().count() as u64)
+    read_trimmed(dir, file)
+        .ok()
+        .map(|s| s.lines().count() as u64)
 }
 
 pub fn read(cg: &Cgroup) -> Result<Stats, Error> {
@@ -63,7 +65,14 @@ pub fn read(cg: &Cgroup) -> Result<Stats, Error> {
             .map(|d| d.as_secs_f64())
             .unwrap_or(0.0),
         processes: count_lines(cg, "cgroup.procs"),
-        threads: count_lines(cg, if cg.mode == Mode::V1 { "tasks" } else { "cgroup.threads" }),
+        threads: count_lines(
+            cg,
+            if cg.mode == Mode::V1 {
+                "tasks"
+            } else {
+                "cgroup.threads"
+            },
+        ),
         ..Default::default()
     };
     match cg.mode {
@@ -91,13 +100,24 @@ fn read_v1(cg: &Cgroup, s: &mut Stats) -> Result<(), Error> {
         s.cpus_limit = Some(quota as f64 / period as f64);
     }
     let mem = cg.need("memory")?;
-    s.mem_total_bytes = read_trimmed(mem, "memory.usage_in_bytes")?.parse().unwrap_or(0);
-    let limit: u64 = read_trimmed(mem, "memory.limit_in_bytes")?.parse().unwrap_or(u64::MAX);
+    s.mem_total_bytes = read_trimmed(mem, "memory.usage_in_bytes")?
+        .parse()
+        .unwrap_or(0);
+    let limit: u64 = read_trimmed(mem, "memory.limit_in_bytes")?
+        .parse()
+        .unwrap_or(u64::MAX);
     // v1 reports "no limit" as a page-rounded i64::MAX.
     s.mem_limit_bytes = (limit < (1u64 << 62)).then_some(limit);
-    s.mem_max_usage_bytes = read_trimmed(mem, "memory.max_usage_in_bytes").ok().and_then(|v| v.parse().ok());
+    s.mem_max_usage_bytes = read_trimmed(mem, "memory.max_usage_in_bytes")
+        .ok()
+        .and_then(|v| v.parse().ok());
     let ms = read_kv(mem, "memory.stat")?;
-    let get = |k: &str| ms.get(&format!("total_{k}")).or_else(|| ms.get(k)).copied().unwrap_or(0);
+    let get = |k: &str| {
+        ms.get(&format!("total_{k}"))
+            .or_else(|| ms.get(k))
+            .copied()
+            .unwrap_or(0)
+    };
     s.mem_rss_bytes = get("rss");
     s.mem_cache_bytes = get("cache");
     s.mem_anon_bytes = get("active_anon") + get("inactive_anon");
@@ -130,7 +150,9 @@ fn read_v2(cg: &Cgroup, s: &mut Stats) -> Result<(), Error> {
     }
     s.mem_total_bytes = read_trimmed(dir, "memory.current")?.parse().unwrap_or(0);
     s.mem_limit_bytes = read_u64_or_max(dir, "memory.max")?;
-    s.mem_max_usage_bytes = read_trimmed(dir, "memory.peak").ok().and_then(|v| v.parse().ok());
+    s.mem_max_usage_bytes = read_trimmed(dir, "memory.peak")
+        .ok()
+        .and_then(|v| v.parse().ok());
     let ms = read_kv(dir, "memory.stat")?;
     let get = |k: &str| ms.get(k).copied().unwrap_or(0);
     s.mem_anon_bytes = get("anon");
@@ -139,7 +161,10 @@ fn read_v2(cg: &Cgroup, s: &mut Stats) -> Result<(), Error> {
     s.mem_cache_bytes = get("file");
     s.mem_mapped_file_bytes = get("file_mapped");
     s.mem_unevictable_bytes = get("unevictable");
-    s.mem_swap_bytes = read_trimmed(dir, "memory.swap.current").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    s.mem_swap_bytes = read_trimmed(dir, "memory.swap.current")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     s.pids_current = read_trimmed(dir, "pids.current")?.parse().unwrap_or(0);
     s.pids_limit = read_u64_or_max(dir, "pids.max")?;
     Ok(())

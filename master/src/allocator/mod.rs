@@ -12,8 +12,8 @@ mod share;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::time::{Duration, Instant};
 
 use paddock_proto::mesos::{AgentId, FrameworkId};
@@ -118,7 +118,9 @@ impl Allocator {
 
     /// Forgets an agent and everything used or offered on it.
     pub fn remove_agent(&mut self, id: &AgentId) {
-        let Some(agent) = self.agents.remove(id) else { return };
+        let Some(agent) = self.agents.remove(id) else {
+            return;
+        };
         self.cluster.subtract(&agent.total);
         for (fw, r) in agent.used_by.iter() {
             self.uncharge(fw, r, true);
@@ -170,7 +172,9 @@ impl Allocator {
 
     /// Removes a framework and frees everything it used or held.
     pub fn remove_framework(&mut self, id: &FrameworkId) {
-        let Some(fw) = self.frameworks.remove(id) else { return };
+        let Some(fw) = self.frameworks.remove(id) else {
+            return;
+        };
         for agent in self.agents.values_mut() {
             if let Some(r) = agent.used_by.remove(id) {
                 agent.used.subtract(&r);
@@ -231,7 +235,14 @@ impl Allocator {
 
     /// Offered resources come back unused; with `refuse`, the framework is
     /// not offered this agent again until `now + refuse`.
-    pub fn recover_offered(&mut self, agent: &AgentId, fw: &FrameworkId, res: &Resources, refuse: Option<Duration>, now: Instant) {
+    pub fn recover_offered(
+        &mut self,
+        agent: &AgentId,
+        fw: &FrameworkId,
+        res: &Resources,
+        refuse: Option<Duration>,
+        now: Instant,
+    ) {
         if let Some(a) = self.agents.get_mut(agent) {
             a.offered.subtract(res);
             sub_entry(&mut a.offered_to, fw, res);
@@ -270,14 +281,22 @@ impl Allocator {
 
     /// Marks resources used without an offer (an agent re-registering with
     /// running tasks). Refuses to double-book.
-    pub fn add_used(&mut self, agent: &AgentId, fw: &FrameworkId, res: &Resources) -> Result<(), String> {
+    pub fn add_used(
+        &mut self,
+        agent: &AgentId,
+        fw: &FrameworkId,
+        res: &Resources,
+    ) -> Result<(), String> {
         let a = self
             .agents
             .get_mut(agent)
             .ok_or_else(|| format!("unknown agent '{agent}'"))?;
         let free = a.total.minus(&a.used).minus(&a.offered);
         if !free.contains(res) {
-            return Err(format!("not available on '{agent}': {}", free.shortfall(res).join("; ")));
+            return Err(format!(
+                "not available on '{agent}': {}",
+                free.shortfall(res).join("; ")
+            ));
         }
         a.used.add(res);
         a.used_by.entry(fw.clone()).or_default().add(res);
@@ -291,7 +310,8 @@ impl Allocator {
     }
 
     fn allocatable(&self, r: &Resources) -> bool {
-        r.scalar("cpus") >= self.config.min_allocatable_cpus || r.scalar("mem") >= self.config.min_allocatable_mem
+        r.scalar("cpus") >= self.config.min_allocatable_cpus
+            || r.scalar("mem") >= self.config.min_allocatable_mem
     }
 
     fn weight(&self, role: &str) -> f64 {
@@ -306,11 +326,15 @@ impl Allocator {
             f.filters.retain(|_, until| *until > now);
         }
         // Per-role heaps of eligible frameworks, and a heap of roles.
-        let mut fw_heaps: HashMap<String, BinaryHeap<Reverse<(Share, FrameworkId)>>> = HashMap::new();
+        let mut fw_heaps: HashMap<String, BinaryHeap<Reverse<(Share, FrameworkId)>>> =
+            HashMap::new();
         for (id, f) in &self.frameworks {
             if f.active && !f.suppressed {
                 let s = dominant_share(&f.used.plus(&f.offered), &self.cluster);
-                fw_heaps.entry(f.role.clone()).or_default().push(Reverse((Share(s), id.clone())));
+                fw_heaps
+                    .entry(f.role.clone())
+                    .or_default()
+                    .push(Reverse((Share(s), id.clone())));
             }
         }
         if fw_heaps.is_empty() {
@@ -319,13 +343,22 @@ impl Allocator {
         let mut role_heap: BinaryHeap<Reverse<(Share, String)>> = fw_heaps
             .keys()
             .map(|role| {
-                let alloc = self.roles.get(role).map(|r| r.allocated.clone()).unwrap_or_default();
-                Reverse((Share(dominant_share(&alloc, &self.cluster) / self.weight(role)), role.clone()))
+                let alloc = self
+                    .roles
+                    .get(role)
+                    .map(|r| r.allocated.clone())
+                    .unwrap_or_default();
+                Reverse((
+                    Share(dominant_share(&alloc, &self.cluster) / self.weight(role)),
+                    role.clone(),
+                ))
             })
             .collect();
         let agent_ids: Vec<AgentId> = self.agents.keys().cloned().collect();
         for agent_id in agent_ids {
-            let Some(agent) = self.agents.get(&agent_id) else { continue };
+            let Some(agent) = self.agents.get(&agent_id) else {
+                continue;
+            };
             if !agent.active {
                 continue;
             }
@@ -349,7 +382,8 @@ impl Allocator {
             }
             let role_state = self.roles.entry(role.clone()).or_default();
             role_state.allocated.add(&scalars);
-            let role_share = dominant_share(&role_state.allocated, &self.cluster) / self.weight(&role);
+            let role_share =
+                dominant_share(&role_state.allocated, &self.cluster) / self.weight(&role);
             if let Some(h) = fw_heaps.get_mut(&role) {
                 h.push(Reverse((Share(fw_share), fw_id.clone())));
             }
@@ -376,7 +410,9 @@ impl Allocator {
         let mut skipped_roles = Vec::new();
         let mut found = None;
         while let Some(Reverse((rs, role))) = role_heap.pop() {
-            let Some(heap) = fw_heaps.get_mut(&role) else { continue };
+            let Some(heap) = fw_heaps.get_mut(&role) else {
+                continue;
+            };
             let mut skipped = Vec::new();
             let mut chosen = None;
             while let Some(Reverse((s, id))) = heap.pop() {
@@ -444,9 +480,12 @@ impl Allocator {
         for (id, a) in &self.agents {
             let booked = a.used.plus(&a.offered);
             if !a.total.contains(&booked) {
-                return Err(format!("agent {id}: used {} + offered {} exceeds total {}", a.used, a.offered, a.total));
+                return Err(format!(
+                    "agent {id}: used {} + offered {} exceeds total {}",
+                    a.used, a.offered, a.total
+                ));
             }
-            for name in ["ports"] {
+            for name in a.total.range_names() {
                 let (u, o) = (a.used.range_set(name), a.offered.range_set(name));
                 if let (Some(u), Some(o)) = (u, o) {
                     if u.union(o).count() != u.count() + o.count() {
@@ -458,7 +497,9 @@ impl Allocator {
                 m.values().fold(Resources::new(), |acc, r| acc.plus(r))
             };
             if sum(&a.used_by) != a.used || sum(&a.offered_to) != a.offered {
-                return Err(format!("agent {id}: per-framework books disagree with the agent's"));
+                return Err(format!(
+                    "agent {id}: per-framework books disagree with the agent's"
+                ));
             }
             for (f, r) in &a.used_by {
                 fw_used.entry(f).or_default().add(&r.scalars_only());
@@ -471,7 +512,10 @@ impl Allocator {
             let u = fw_used.remove(id).unwrap_or_default();
             let o = fw_offered.remove(id).unwrap_or_default();
             if u != f.used || o != f.offered {
-                return Err(format!("framework {id}: books {}/{} but agents say {u}/{o}", f.used, f.offered));
+                return Err(format!(
+                    "framework {id}: books {}/{} but agents say {u}/{o}",
+                    f.used, f.offered
+                ));
             }
         }
         Ok(())

@@ -10,7 +10,9 @@ use proptest::prelude::*;
 use super::*;
 
 fn res(cpus: f64, mem: f64) -> Resources {
-    Resources::new().with_scalar("cpus", cpus).with_scalar("mem", mem)
+    Resources::new()
+        .with_scalar("cpus", cpus)
+        .with_scalar("mem", mem)
 }
 
 fn fw(s: &str) -> FrameworkId {
@@ -31,7 +33,10 @@ fn run_rounds(a: &mut Allocator, demands: &[(FrameworkId, Resources)], now: Inst
             break;
         }
         for g in grants {
-            let i = demands.iter().position(|(f, _)| f == &g.framework_id).unwrap();
+            let i = demands
+                .iter()
+                .position(|(f, _)| f == &g.framework_id)
+                .unwrap();
             let need = &demands[i].1;
             if g.resources.contains(need) {
                 a.offered_to_used(&g.agent_id, &g.framework_id, need);
@@ -39,7 +44,13 @@ fn run_rounds(a: &mut Allocator, demands: &[(FrameworkId, Resources)], now: Inst
                 a.recover_offered(&g.agent_id, &g.framework_id, &rest, None, now);
                 counts[i] += 1;
             } else {
-                a.recover_offered(&g.agent_id, &g.framework_id, &g.resources, Some(Duration::from_secs(3600)), now);
+                a.recover_offered(
+                    &g.agent_id,
+                    &g.framework_id,
+                    &g.resources,
+                    Some(Duration::from_secs(3600)),
+                    now,
+                );
             }
             a.check_invariants().unwrap();
         }
@@ -54,10 +65,17 @@ fn drf_paper_example() {
     a.add_agent(ag("s1"), res(9.0, 18432.0));
     a.add_framework(fw("a"), "*".into());
     a.add_framework(fw("b"), "*".into());
-    let counts = run_rounds(&mut a, &[(fw("a"), res(1.0, 4096.0)), (fw("b"), res(3.0, 1024.0))], Instant::now());
+    let counts = run_rounds(
+        &mut a,
+        &[(fw("a"), res(1.0, 4096.0)), (fw("b"), res(3.0, 1024.0))],
+        Instant::now(),
+    );
     assert_eq!(counts, vec![3, 2]);
     let (sa, sb) = (a.framework_share(&fw("a")), a.framework_share(&fw("b")));
-    assert!((sa - 2.0 / 3.0).abs() < 1e-9 && (sb - 2.0 / 3.0).abs() < 1e-9, "{sa} {sb}");
+    assert!(
+        (sa - 2.0 / 3.0).abs() < 1e-9 && (sb - 2.0 / 3.0).abs() < 1e-9,
+        "{sa} {sb}"
+    );
 }
 
 #[test]
@@ -67,7 +85,11 @@ fn role_weights_divide_the_cluster() {
     a.add_framework(fw("heavy"), "gold".into());
     a.add_framework(fw("light"), "bronze".into());
     a.set_weight("gold", 2.0);
-    let counts = run_rounds(&mut a, &[(fw("heavy"), res(1.0, 1.0)), (fw("light"), res(1.0, 1.0))], Instant::now());
+    let counts = run_rounds(
+        &mut a,
+        &[(fw("heavy"), res(1.0, 1.0)), (fw("light"), res(1.0, 1.0))],
+        Instant::now(),
+    );
     assert_eq!(counts[0] + counts[1], 30);
     assert!((19..=21).contains(&counts[0]), "{counts:?}");
 }
@@ -79,7 +101,13 @@ fn declined_agents_are_filtered_until_the_refusal_expires() {
     a.add_agent(ag("s1"), res(1.0, 128.0));
     a.add_framework(fw("f"), "*".into());
     let g = a.allocate(t0).pop().unwrap();
-    a.recover_offered(&g.agent_id, &g.framework_id, &g.resources, Some(Duration::from_secs(5)), t0);
+    a.recover_offered(
+        &g.agent_id,
+        &g.framework_id,
+        &g.resources,
+        Some(Duration::from_secs(5)),
+        t0,
+    );
     assert!(a.allocate(t0 + Duration::from_secs(4)).is_empty());
     assert_eq!(a.allocate(t0 + Duration::from_secs(6)).len(), 1);
 }
@@ -93,7 +121,13 @@ fn filtered_framework_yields_to_the_next() {
     a.add_framework(fw("b"), "*".into());
     let g = a.allocate(t0).pop().unwrap();
     assert_eq!(g.framework_id, fw("a"));
-    a.recover_offered(&g.agent_id, &g.framework_id, &g.resources, Some(Duration::from_secs(5)), t0);
+    a.recover_offered(
+        &g.agent_id,
+        &g.framework_id,
+        &g.resources,
+        Some(Duration::from_secs(5)),
+        t0,
+    );
     let g = a.allocate(t0).pop().unwrap();
     assert_eq!(g.framework_id, fw("b"));
 }
@@ -108,7 +142,13 @@ fn suppress_revive_and_inactive_parties_get_nothing() {
     assert!(a.allocate(t0).is_empty());
     a.revive(&fw("f"));
     let g = a.allocate(t0).pop().unwrap();
-    a.recover_offered(&g.agent_id, &g.framework_id, &g.resources, Some(Duration::from_secs(60)), t0);
+    a.recover_offered(
+        &g.agent_id,
+        &g.framework_id,
+        &g.resources,
+        Some(Duration::from_secs(60)),
+        t0,
+    );
     a.revive(&fw("f"));
     assert_eq!(a.allocate(t0).len(), 1, "revive clears filters");
     a.remove_framework(&fw("f"));
@@ -196,9 +236,9 @@ proptest! {
             match op {
                 Op::AddAgent(i) => {
                     let id = ag(&format!("s{i}"));
-                    if !agents_total.contains_key(&id) {
-                        a.add_agent(id.clone(), agent_res(i));
-                        agents_total.insert(id, agent_res(i));
+                    if let std::collections::hash_map::Entry::Vacant(e) = agents_total.entry(id.clone()) {
+                        a.add_agent(id, agent_res(i));
+                        e.insert(agent_res(i));
                     }
                 }
                 Op::RemoveAgent(i) => {

@@ -86,7 +86,11 @@ impl Master {
     }
 
     /// Matches the tasks an agent reports against what we know.
-    fn reconcile_agent_tasks(&mut self, agent: &AgentId, reported: Vec<(FrameworkId, TaskInfo, TaskState)>) {
+    fn reconcile_agent_tasks(
+        &mut self,
+        agent: &AgentId,
+        reported: Vec<(FrameworkId, TaskInfo, TaskState)>,
+    ) {
         let wall = now_secs();
         for (fw_id, info, state) in reported {
             let task_id = info.task_id.clone();
@@ -103,7 +107,13 @@ impl Master {
                     }
                 }
                 if was_unreachable {
-                    let status = master_status(&task_id, agent, state, reason::RECONCILIATION, "agent re-registered");
+                    let status = master_status(
+                        &task_id,
+                        agent,
+                        state,
+                        reason::RECONCILIATION,
+                        "agent re-registered",
+                    );
                     let fw = self.tasks.get(&task_id).map(|t| t.framework_id.clone());
                     if let Some(fw) = fw {
                         self.send_framework(&fw, update_event(status));

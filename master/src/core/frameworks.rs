@@ -43,8 +43,13 @@ impl Master {
             }
         }
         let roles = info.all_roles();
-        if roles.iter().any(|r| r.is_empty() || r.contains('/') && r.ends_with('/')) {
-            return Err(SubscribeError::Invalid(format!("roles: invalid role in {roles:?}")));
+        if roles
+            .iter()
+            .any(|r| r.is_empty() || r.contains('/') && r.ends_with('/'))
+        {
+            return Err(SubscribeError::Invalid(format!(
+                "roles: invalid role in {roles:?}"
+            )));
         }
         if roles.len() > 1 {
             return Err(SubscribeError::Invalid(
@@ -152,7 +157,8 @@ impl Master {
             .values()
             .filter(|f| !f.connected && !f.recovered)
             .filter(|f| {
-                let timeout = Duration::from_secs_f64(f.info.failover_timeout.unwrap_or(0.0).min(1e9));
+                let timeout =
+                    Duration::from_secs_f64(f.info.failover_timeout.unwrap_or(0.0).min(1e9));
                 f.disconnected_at
                     .is_some_and(|at| now.saturating_duration_since(at) >= timeout)
             })
@@ -242,7 +248,11 @@ impl Master {
             }
         } else {
             for rt in tasks {
-                match self.tasks.get(&rt.task_id).filter(|t| &t.framework_id == id) {
+                match self
+                    .tasks
+                    .get(&rt.task_id)
+                    .filter(|t| &t.framework_id == id)
+                {
                     Some(t) => out.push(master_status(
                         &t.info.task_id,
                         &t.agent_id,

@@ -32,8 +32,13 @@ impl Master {
                 .get(&g.framework_id)
                 .is_some_and(|f| f.connected);
             let Some(agent) = self.agents.get(&g.agent_id).filter(|_| connected) else {
-                self.allocator
-                    .recover_offered(&g.agent_id, &g.framework_id, &g.resources, None, now);
+                self.allocator.recover_offered(
+                    &g.agent_id,
+                    &g.framework_id,
+                    &g.resources,
+                    None,
+                    now,
+                );
                 continue;
             };
             self.next_offer += 1;
@@ -92,17 +97,31 @@ impl Master {
     }
 
     /// DECLINE: the offers' resources return, filtered for refuse_seconds.
-    pub fn decline(&mut self, fw: &FrameworkId, ids: &[OfferId], filters: Option<&Filters>, now: Instant) {
+    pub fn decline(
+        &mut self,
+        fw: &FrameworkId,
+        ids: &[OfferId],
+        filters: Option<&Filters>,
+        now: Instant,
+    ) {
         let refuse = self.refuse_for(filters);
         for id in ids {
-            let belongs = self.offers.get(id).is_some_and(|o| &o.offer.framework_id == fw);
+            let belongs = self
+                .offers
+                .get(id)
+                .is_some_and(|o| &o.offer.framework_id == fw);
             if !belongs {
                 continue;
             }
             if let Some(entry) = self.offers.remove(id) {
                 self.counters.offers_declined += 1;
-                self.allocator
-                    .recover_offered(&entry.offer.agent_id, fw, &entry.resources, refuse, now);
+                self.allocator.recover_offered(
+                    &entry.offer.agent_id,
+                    fw,
+                    &entry.resources,
+                    refuse,
+                    now,
+                );
             }
         }
     }
@@ -133,7 +152,9 @@ impl Master {
             }
             match self.offers.get(id) {
                 None => {
-                    problem = Some(format!("offer '{id}' is no longer valid (unknown, rescinded or used)"));
+                    problem = Some(format!(
+                        "offer '{id}' is no longer valid (unknown, rescinded or used)"
+                    ));
                     break;
                 }
                 Some(o) if &o.offer.framework_id != fw => {
@@ -152,10 +173,19 @@ impl Master {
         if let Some(msg) = problem {
             // Valid offers named in a bad call go back, unfiltered.
             for id in &accept.offer_ids {
-                if self.offers.get(id).is_some_and(|o| &o.offer.framework_id == fw) {
+                if self
+                    .offers
+                    .get(id)
+                    .is_some_and(|o| &o.offer.framework_id == fw)
+                {
                     if let Some(e) = self.offers.remove(id) {
-                        self.allocator
-                            .recover_offered(&e.offer.agent_id, fw, &e.resources, None, now);
+                        self.allocator.recover_offered(
+                            &e.offer.agent_id,
+                            fw,
+                            &e.resources,
+                            None,
+                            now,
+                        );
                     }
                 }
             }
@@ -177,9 +207,20 @@ impl Master {
         for op in &accept.operations {
             match op.kind.as_str() {
                 "LAUNCH" => {
-                    let tasks = op.launch.as_ref().map(|l| l.task_infos.clone()).unwrap_or_default();
+                    let tasks = op
+                        .launch
+                        .as_ref()
+                        .map(|l| l.task_infos.clone())
+                        .unwrap_or_default();
                     for task in tasks {
-                        match self.validate_task(fw, &agent, &task, &remaining, &launched_ids, &running_executors) {
+                        match self.validate_task(
+                            fw,
+                            &agent,
+                            &task,
+                            &remaining,
+                            &launched_ids,
+                            &running_executors,
+                        ) {
                             Ok(needed) => {
                                 remaining.subtract(&needed);
                                 launched_ids.insert(task.task_id.value.clone());
@@ -207,7 +248,9 @@ impl Master {
                         fw,
                         Event::Error {
                             error: ErrorEvent {
-                                message: format!("offer operation '{other}' is not supported; only LAUNCH is"),
+                                message: format!(
+                                    "offer operation '{other}' is not supported; only LAUNCH is"
+                                ),
                             },
                         },
                     );
@@ -215,7 +258,8 @@ impl Master {
             }
         }
         if !remaining.is_empty() {
-            self.allocator.recover_offered(&agent, fw, &remaining, refuse, now);
+            self.allocator
+                .recover_offered(&agent, fw, &remaining, refuse, now);
         }
     }
 
@@ -243,14 +287,25 @@ impl Master {
             ));
         }
         match (&task.command, &task.executor) {
-            (None, None) => return Err("task must set exactly one of 'command' or 'executor'; it sets neither".into()),
-            (Some(_), Some(_)) => return Err("task must set exactly one of 'command' or 'executor'; it sets both".into()),
-            (Some(c), None) if c.value.as_deref().unwrap_or("").is_empty() && c.arguments.is_empty() => {
+            (None, None) => {
+                return Err(
+                    "task must set exactly one of 'command' or 'executor'; it sets neither".into(),
+                )
+            }
+            (Some(_), Some(_)) => {
+                return Err(
+                    "task must set exactly one of 'command' or 'executor'; it sets both".into(),
+                )
+            }
+            (Some(c), None)
+                if c.value.as_deref().unwrap_or("").is_empty() && c.arguments.is_empty() =>
+            {
                 return Err("task command has no 'value'".into())
             }
             _ => {}
         }
-        let mut needed = Resources::from_mesos(&task.resources).map_err(|e| format!("task resources: {e}"))?;
+        let mut needed =
+            Resources::from_mesos(&task.resources).map_err(|e| format!("task resources: {e}"))?;
         if needed.is_empty() {
             return Err("task uses no resources; it must ask for some cpus or mem".into());
         }
@@ -259,7 +314,8 @@ impl Master {
                 return Err("executor.executor_id is empty".into());
             }
             if !running_executors.contains(&exec.executor_id) {
-                let er = Resources::from_mesos(&exec.resources).map_err(|e| format!("executor resources: {e}"))?;
+                let er = Resources::from_mesos(&exec.resources)
+                    .map_err(|e| format!("executor resources: {e}"))?;
                 needed.add(&er);
             }
         }
@@ -273,7 +329,14 @@ impl Master {
         Ok(needed)
     }
 
-    fn launch(&mut self, fw: &FrameworkId, agent: &AgentId, mut task: TaskInfo, needed: Resources, now: Instant) {
+    fn launch(
+        &mut self,
+        fw: &FrameworkId,
+        agent: &AgentId,
+        mut task: TaskInfo,
+        needed: Resources,
+        now: Instant,
+    ) {
         let _ = now;
         task.agent_id = agent.clone();
         if let Some(e) = task.executor.as_mut() {
@@ -282,7 +345,9 @@ impl Master {
             }
         }
         let framework = self.frameworks.get(fw);
-        let role = framework.map(|f| f.role.clone()).unwrap_or_else(|| "*".into());
+        let role = framework
+            .map(|f| f.role.clone())
+            .unwrap_or_else(|| "*".into());
         let mut info = framework.map(|f| f.info.clone()).unwrap_or_default();
         info.id = Some(fw.clone());
         self.allocator.offered_to_used(agent, fw, &needed);
@@ -304,12 +369,24 @@ impl Master {
         self.counters.tasks_launched += 1;
         let framework_json = serde_json::to_string(&info).unwrap_or_default();
         let task_json = serde_json::to_string(&task).unwrap_or_default();
-        self.send_agent(agent, Kind::RunTask(RunTask { framework_json, task_json }));
+        self.send_agent(
+            agent,
+            Kind::RunTask(RunTask {
+                framework_json,
+                task_json,
+            }),
+        );
     }
 
     fn task_error(&mut self, fw: &FrameworkId, agent: &AgentId, task: &TaskInfo, msg: &str) {
         tracing::info!(framework = %fw, task = %task.task_id, "rejected launch: {msg}");
-        let status = master_status(&task.task_id, agent, TaskState::TaskError, reason::TASK_INVALID, msg);
+        let status = master_status(
+            &task.task_id,
+            agent,
+            TaskState::TaskError,
+            reason::TASK_INVALID,
+            msg,
+        );
         self.send_framework(fw, update_event(status));
     }
 
@@ -317,7 +394,11 @@ impl Master {
     /// partition-aware frameworks, TASK_LOST otherwise (as Mesos does).
     fn drop_tasks(&mut self, fw: &FrameworkId, tasks: &[TaskInfo], msg: &str) {
         let aware = self.frameworks.get(fw).is_some_and(|f| f.partition_aware());
-        let state = if aware { TaskState::TaskDropped } else { TaskState::TaskLost };
+        let state = if aware {
+            TaskState::TaskDropped
+        } else {
+            TaskState::TaskLost
+        };
         for t in tasks {
             let status = master_status(&t.task_id, &t.agent_id, state, reason::INVALID_OFFERS, msg);
             self.send_framework(fw, update_event(status));
@@ -331,7 +412,14 @@ impl Master {
             let fw = e.offer.framework_id.clone();
             self.allocator
                 .recover_offered(&e.offer.agent_id, &fw, &e.resources, None, now);
-            self.send_framework(&fw, Event::Rescind { rescind: Rescind { offer_id: id.clone() } });
+            self.send_framework(
+                &fw,
+                Event::Rescind {
+                    rescind: Rescind {
+                        offer_id: id.clone(),
+                    },
+                },
+            );
         }
     }
 
@@ -376,6 +464,12 @@ impl Master {
 
     /// Lost-task status for use by callers outside this module.
     pub fn lost_status(&self, task: &TaskInfo, msg: &str) -> paddock_proto::mesos::TaskStatus {
-        master_status(&task.task_id, &task.agent_id, TaskState::TaskLost, reason::INVALID_OFFERS, msg)
+        master_status(
+            &task.task_id,
+            &task.agent_id,
+            TaskState::TaskLost,
+            reason::INVALID_OFFERS,
+            msg,
+        )
     }
 }

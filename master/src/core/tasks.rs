@@ -42,7 +42,9 @@ impl Master {
             return;
         }
         if let Some(task) = self.tasks.get_mut(&status.task_id) {
-            let wall = status.timestamp.unwrap_or_else(paddock_proto::mesos::now_secs);
+            let wall = status
+                .timestamp
+                .unwrap_or_else(paddock_proto::mesos::now_secs);
             if task.state != status.state || task.statuses.is_empty() {
                 task.statuses.push((status.state, wall));
             }
@@ -50,9 +52,17 @@ impl Master {
             task.last_status = Some(status.clone());
             if status.state.is_terminal() && task.holds_resources {
                 task.holds_resources = false;
-                let (a, f, r) = (task.agent_id.clone(), task.framework_id.clone(), task.resources.clone());
+                let (a, f, r) = (
+                    task.agent_id.clone(),
+                    task.framework_id.clone(),
+                    task.resources.clone(),
+                );
                 self.allocator.release_used(&a, &f, &r);
-                *self.counters.terminal.entry(status.state.as_str()).or_insert(0) += 1;
+                *self
+                    .counters
+                    .terminal
+                    .entry(status.state.as_str())
+                    .or_insert(0) += 1;
             }
         }
         self.send_framework(fw, update_event(status));
@@ -83,7 +93,11 @@ impl Master {
     /// KILL from a framework. An unknown task is answered with TASK_LOST
     /// (TASK_UNKNOWN for partition-aware frameworks), as Mesos does.
     pub fn kill(&mut self, fw: &FrameworkId, task: &TaskId, policy: Option<&KillPolicy>) {
-        let known = self.tasks.get(task).filter(|t| &t.framework_id == fw).cloned();
+        let known = self
+            .tasks
+            .get(task)
+            .filter(|t| &t.framework_id == fw)
+            .cloned();
         match known {
             Some(t) => {
                 let grace = policy
@@ -101,8 +115,18 @@ impl Master {
             }
             None => {
                 let aware = self.frameworks.get(fw).is_some_and(|f| f.partition_aware());
-                let state = if aware { TaskState::TaskUnknown } else { TaskState::TaskLost };
-                let status = master_status(task, &AgentId::default(), state, reason::RECONCILIATION, "Task is unknown to the master");
+                let state = if aware {
+                    TaskState::TaskUnknown
+                } else {
+                    TaskState::TaskLost
+                };
+                let status = master_status(
+                    task,
+                    &AgentId::default(),
+                    state,
+                    reason::RECONCILIATION,
+                    "Task is unknown to the master",
+                );
                 self.send_framework(fw, update_event(status));
             }
         }
@@ -123,7 +147,13 @@ impl Master {
     }
 
     /// MESSAGE: best-effort delivery to an executor.
-    pub fn framework_message(&mut self, fw: &FrameworkId, agent: &AgentId, executor: &ExecutorId, data: Vec<u8>) {
+    pub fn framework_message(
+        &mut self,
+        fw: &FrameworkId,
+        agent: &AgentId,
+        executor: &ExecutorId,
+        data: Vec<u8>,
+    ) {
         self.send_agent(
             agent,
             Kind::FrameworkMessage(FrameworkMessage {

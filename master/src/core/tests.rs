@@ -44,18 +44,23 @@ fn subscribe(m: &mut Master, name: &str, caps: &[&str], now: Instant) -> Framewo
         name: name.into(),
         capabilities: caps
             .iter()
-            .map(|c| paddock_proto::mesos::Capability { kind: c.to_string() })
+            .map(|c| paddock_proto::mesos::Capability {
+                kind: c.to_string(),
+            })
             .collect(),
         ..Default::default()
     };
-    m.subscribe(info, None, &[], format!("stream-{name}"), now).unwrap()
+    m.subscribe(info, None, &[], format!("stream-{name}"), now)
+        .unwrap()
 }
 
 fn offers_for(effects: &[Effect], fw: &FrameworkId) -> Vec<paddock_proto::mesos::Offer> {
     effects
         .iter()
         .filter_map(|e| match e {
-            Effect::ToFramework(f, Event::Offers { offers }) if f == fw => Some(offers.offers.clone()),
+            Effect::ToFramework(f, Event::Offers { offers }) if f == fw => {
+                Some(offers.offers.clone())
+            }
             _ => None,
         })
         .flatten()
@@ -66,7 +71,9 @@ fn updates_for(effects: &[Effect], fw: &FrameworkId) -> Vec<TaskStatus> {
     effects
         .iter()
         .filter_map(|e| match e {
-            Effect::ToFramework(f, Event::Update { update }) if f == fw => Some(update.status.clone()),
+            Effect::ToFramework(f, Event::Update { update }) if f == fw => {
+                Some(update.status.clone())
+            }
             _ => None,
         })
         .collect()
@@ -76,7 +83,10 @@ fn task(id: &str, cpus: f64, mem: f64) -> TaskInfo {
     TaskInfo {
         name: id.into(),
         task_id: TaskId::new(id),
-        resources: Resources::new().with_scalar("cpus", cpus).with_scalar("mem", mem).to_mesos(None),
+        resources: Resources::new()
+            .with_scalar("cpus", cpus)
+            .with_scalar("mem", mem)
+            .to_mesos(None),
         command: Some(CommandInfo {
             value: Some("sleep 10".into()),
             ..Default::default()
@@ -100,7 +110,10 @@ fn launch(offer: &OfferId, tasks: Vec<TaskInfo>) -> Accept {
 fn first_offer(m: &mut Master, fw: &FrameworkId, now: Instant) -> paddock_proto::mesos::Offer {
     m.allocate(now);
     let effects = m.drain();
-    offers_for(&effects, fw).into_iter().next().expect("an offer")
+    offers_for(&effects, fw)
+        .into_iter()
+        .next()
+        .expect("an offer")
 }
 
 #[test]
@@ -135,7 +148,12 @@ fn accept_launches_and_sends_run_task_to_agent() {
     assert!(offers_for(&m.drain(), &fw).is_empty());
     m.allocate(now + Duration::from_secs(6));
     let again = offers_for(&m.drain(), &fw);
-    assert_eq!(Resources::from_mesos(&again[0].resources).unwrap().scalar("cpus"), 1.0);
+    assert_eq!(
+        Resources::from_mesos(&again[0].resources)
+            .unwrap()
+            .scalar("cpus"),
+        1.0
+    );
 }
 
 #[test]
@@ -150,7 +168,11 @@ fn launch_that_does_not_fit_is_task_error_naming_the_resource() {
     assert_eq!(ups.len(), 1);
     assert_eq!(ups[0].state, TaskState::TaskError);
     assert_eq!(ups[0].reason.as_deref(), Some("REASON_TASK_INVALID"));
-    assert!(ups[0].message.as_deref().unwrap().contains("cpus"), "{:?}", ups[0].message);
+    assert!(
+        ups[0].message.as_deref().unwrap().contains("cpus"),
+        "{:?}",
+        ups[0].message
+    );
     assert!(m.tasks.is_empty());
     m.allocator.check_invariants().unwrap();
 }
@@ -171,7 +193,11 @@ fn unknown_or_reused_offer_drops_tasks_with_invalid_offers() {
     assert_eq!(ups[0].reason.as_deref(), Some("REASON_INVALID_OFFERS"));
     // Partition-aware frameworks get TASK_DROPPED.
     let fw2 = subscribe(&mut m, "g", &["PARTITION_AWARE"], now);
-    m.accept(&fw2, launch(&OfferId::new("nope"), vec![task("c", 0.5, 64.0)]), now);
+    m.accept(
+        &fw2,
+        launch(&OfferId::new("nope"), vec![task("c", 0.5, 64.0)]),
+        now,
+    );
     let ups = updates_for(&m.drain(), &fw2);
     assert_eq!(ups[0].state, TaskState::TaskDropped);
 }
@@ -183,11 +209,22 @@ fn duplicate_task_id_is_rejected() {
     add_agent(&mut m, now);
     let fw = subscribe(&mut m, "f", &[], now);
     let offer = first_offer(&mut m, &fw, now);
-    m.accept(&fw, launch(&offer.id, vec![task("dup", 0.5, 64.0), task("dup", 0.5, 64.0)]), now);
+    m.accept(
+        &fw,
+        launch(
+            &offer.id,
+            vec![task("dup", 0.5, 64.0), task("dup", 0.5, 64.0)],
+        ),
+        now,
+    );
     let effects = m.drain();
     let ups = updates_for(&effects, &fw);
     assert_eq!(ups.len(), 1);
-    assert!(ups[0].message.as_deref().unwrap().contains("already in use"));
+    assert!(ups[0]
+        .message
+        .as_deref()
+        .unwrap()
+        .contains("already in use"));
     assert_eq!(m.tasks.len(), 1);
 }
 
@@ -208,7 +245,11 @@ fn terminal_update_frees_resources_and_ack_archives() {
     };
     m.status_update(&fw, &agent, status);
     let ups = updates_for(&m.drain(), &fw);
-    assert_eq!(ups[0].agent_id.as_ref(), Some(&agent), "updates with uuid carry agent_id");
+    assert_eq!(
+        ups[0].agent_id.as_ref(),
+        Some(&agent),
+        "updates with uuid carry agent_id"
+    );
     assert_eq!(m.allocator.available(&agent).scalar("cpus"), 2.0);
     m.acknowledge(&fw, &agent, &TaskId::new("t"), "dXVpZA==");
     assert!(m.tasks.is_empty());
@@ -250,7 +291,10 @@ fn unknown_task_kill_is_answered_with_task_lost() {
     m.kill(&fw, &TaskId::new("ghost"), None);
     let ups = updates_for(&m.drain(), &fw);
     assert_eq!(ups[0].state, TaskState::TaskLost);
-    assert!(ups[0].uuid.is_none(), "master-generated updates carry no uuid");
+    assert!(
+        ups[0].uuid.is_none(),
+        "master-generated updates carry no uuid"
+    );
 }
 
 #[test]
@@ -281,7 +325,10 @@ fn teardown_kills_tasks_on_agents() {
     assert!(effects.iter().any(|e| matches!(e, Effect::ToAgent(a, msg) if a == &agent && matches!(msg.kind, Some(Kind::ShutdownFramework(_))))));
     assert_eq!(m.allocator.available(&agent).scalar("cpus"), 2.0);
     // A torn-down framework cannot come back under the same id.
-    let info = FrameworkInfo { name: "f".into(), ..Default::default() };
+    let info = FrameworkInfo {
+        name: "f".into(),
+        ..Default::default()
+    };
     assert!(m.subscribe(info, Some(fw), &[], "s2".into(), now).is_err());
 }
 
@@ -298,7 +345,9 @@ fn agent_reregistration_adopts_running_tasks() {
             hostname: "h".into(),
             ip: "127.0.0.1".into(),
             port: 5051,
-            resources: Resources::new().with_scalar("cpus", 2.0).with_scalar("mem", 1024.0),
+            resources: Resources::new()
+                .with_scalar("cpus", 2.0)
+                .with_scalar("mem", 1024.0),
             attributes: vec![],
             tasks: vec![(fw.clone(), t, TaskState::TaskRunning)],
             version: "test".into(),
@@ -306,7 +355,10 @@ fn agent_reregistration_adopts_running_tasks() {
         now,
     );
     assert_eq!(id.value, "A-S7");
-    assert_eq!(m.tasks[&TaskId::new("survivor")].state, TaskState::TaskRunning);
+    assert_eq!(
+        m.tasks[&TaskId::new("survivor")].state,
+        TaskState::TaskRunning
+    );
     assert_eq!(m.allocator.available(&id).scalar("cpus"), 1.0);
     assert!(m.frameworks[&fw].recovered);
     let _ = Resource::default();

@@ -20,7 +20,10 @@ fn collect(m: &Master) -> BTreeMap<String, f64> {
         out.insert(k.to_string(), v);
     };
     put("master/elected", 1.0);
-    put("master/uptime_secs", paddock_proto::mesos::now_secs() - m.start_time);
+    put(
+        "master/uptime_secs",
+        paddock_proto::mesos::now_secs() - m.start_time,
+    );
     let mut total = Resources::new();
     let mut used = Resources::new();
     for a in m.agents.values().filter(|a| a.reachable) {
@@ -33,15 +36,27 @@ fn collect(m: &Master) -> BTreeMap<String, f64> {
         let (t, u) = (total.scalar(r), used.scalar(r));
         put(&format!("master/{r}_total"), t);
         put(&format!("master/{r}_used"), u);
-        put(&format!("master/{r}_percent"), if t > 0.0 { u / t } else { 0.0 });
+        put(
+            &format!("master/{r}_percent"),
+            if t > 0.0 { u / t } else { 0.0 },
+        );
     }
-    let count = |f: &dyn Fn(&crate::core::Agent) -> bool| m.agents.values().filter(|a| f(a)).count() as f64;
-    put("master/slaves_active", count(&|a| a.connected && a.reachable));
+    let count =
+        |f: &dyn Fn(&crate::core::Agent) -> bool| m.agents.values().filter(|a| f(a)).count() as f64;
+    put(
+        "master/slaves_active",
+        count(&|a| a.connected && a.reachable),
+    );
     put("master/slaves_connected", count(&|a| a.connected));
-    put("master/slaves_disconnected", count(&|a| !a.connected && a.reachable));
+    put(
+        "master/slaves_disconnected",
+        count(&|a| !a.connected && a.reachable),
+    );
     put("master/slaves_inactive", 0.0);
     put("master/slaves_unreachable", count(&|a| !a.reachable));
-    let fcount = |f: &dyn Fn(&crate::core::Framework) -> bool| m.frameworks.values().filter(|x| f(x)).count() as f64;
+    let fcount = |f: &dyn Fn(&crate::core::Framework) -> bool| {
+        m.frameworks.values().filter(|x| f(x)).count() as f64
+    };
     put("master/frameworks_active", fcount(&|f| f.active));
     put("master/frameworks_connected", fcount(&|f| f.connected));
     put("master/frameworks_disconnected", fcount(&|f| !f.connected));
@@ -55,7 +70,10 @@ fn collect(m: &Master) -> BTreeMap<String, f64> {
         TaskState::TaskUnreachable,
     ] {
         let n = m.tasks.values().filter(|t| t.state == state).count() as f64;
-        let key = state.as_str().trim_start_matches("TASK_").to_ascii_lowercase();
+        let key = state
+            .as_str()
+            .trim_start_matches("TASK_")
+            .to_ascii_lowercase();
         put(&format!("master/tasks_{key}"), n);
     }
     for state in [
@@ -67,15 +85,29 @@ fn collect(m: &Master) -> BTreeMap<String, f64> {
         TaskState::TaskDropped,
         TaskState::TaskGone,
     ] {
-        let n = m.counters.terminal.get(state.as_str()).copied().unwrap_or(0) as f64;
-        let key = state.as_str().trim_start_matches("TASK_").to_ascii_lowercase();
+        let n = m
+            .counters
+            .terminal
+            .get(state.as_str())
+            .copied()
+            .unwrap_or(0) as f64;
+        let key = state
+            .as_str()
+            .trim_start_matches("TASK_")
+            .to_ascii_lowercase();
         put(&format!("master/tasks_{key}"), n);
     }
     let c = &m.counters;
     put("master/valid_status_updates", c.valid_status_updates as f64);
-    put("master/invalid_status_updates", c.invalid_status_updates as f64);
+    put(
+        "master/invalid_status_updates",
+        c.invalid_status_updates as f64,
+    );
     put("master/slave_registrations", c.agent_registrations as f64);
-    put("master/slave_reregistrations", c.agent_reregistrations as f64);
+    put(
+        "master/slave_reregistrations",
+        c.agent_reregistrations as f64,
+    );
     put("master/slave_removals", c.agent_removals as f64);
     put("master/messages_launch_tasks", c.tasks_launched as f64);
     put("master/messages_decline_offers", c.offers_declined as f64);
@@ -102,7 +134,9 @@ pub async fn prometheus(State(shared): State<Arc<Shared>>) -> impl IntoResponse 
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
             .collect();
-        text.push_str(&format!("# TYPE paddock_{name} gauge\npaddock_{name} {v}\n"));
+        text.push_str(&format!(
+            "# TYPE paddock_{name} gauge\npaddock_{name} {v}\n"
+        ));
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

@@ -18,7 +18,10 @@ pub use errors::{not_found, ApiError};
 
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
-        .route("/api/v1/scheduler", post(scheduler::call).fallback(errors::method_not_allowed))
+        .route(
+            "/api/v1/scheduler",
+            post(scheduler::call).fallback(errors::method_not_allowed),
+        )
         .route("/version", get(operator::version))
         .route("/health", get(operator::health))
         .route("/master/health", get(operator::health))
@@ -38,6 +41,9 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/redirect", get(operator::redirect))
         .route("/metrics/snapshot", get(metrics::snapshot))
         .route("/metrics", get(metrics::prometheus))
-        .route("/paddock/v1/tasks/{task_id}/kill", post(operator::kill_task))
+        .route(
+            "/paddock/v1/tasks/{task_id}/kill",
+            post(operator::kill_task),
+        )
         .with_state(shared)
 }

@@ -52,8 +52,16 @@ pub async fn state(State(shared): State<Arc<Shared>>) -> Json<Value> {
         .iter()
         .map(|f| state_json::completed_framework(m, f))
         .collect();
-    let activated = m.agents.values().filter(|a| a.connected && a.reachable).count();
-    let deactivated = m.agents.values().filter(|a| !a.connected && a.reachable).count();
+    let activated = m
+        .agents
+        .values()
+        .filter(|a| a.connected && a.reachable)
+        .count();
+    let deactivated = m
+        .agents
+        .values()
+        .filter(|a| !a.connected && a.reachable)
+        .count();
     let unreachable = m.agents.values().filter(|a| !a.reachable).count();
     let pid = shared.master_pid();
     let info = master_info(&shared, &m.id);
@@ -148,20 +156,25 @@ pub async fn tasks(
     let parse = |key: &str, default: usize| -> Result<usize, ApiError> {
         match q.get(key) {
             None => Ok(default),
-            Some(v) => v
-                .parse()
-                .map_err(|_| ApiError::bad_request(format!("query parameter '{key}' must be a non-negative integer, got '{v}'"))),
+            Some(v) => v.parse().map_err(|_| {
+                ApiError::bad_request(format!(
+                    "query parameter '{key}' must be a non-negative integer, got '{v}'"
+                ))
+            }),
         }
     };
     let limit = parse("limit", 100)?;
     let offset = parse("offset", 0)?;
     let order = q.get("order").map(String::as_str).unwrap_or("des");
     if order != "asc" && order != "des" {
-        return Err(ApiError::bad_request(format!("query parameter 'order' must be 'asc' or 'des', got '{order}'")));
+        return Err(ApiError::bad_request(format!(
+            "query parameter 'order' must be 'asc' or 'des', got '{order}'"
+        )));
     }
     let hub = shared.lock();
     let m = &hub.core;
-    let mut all: Vec<&crate::core::Task> = m.tasks.values().chain(m.completed_tasks.iter()).collect();
+    let mut all: Vec<&crate::core::Task> =
+        m.tasks.values().chain(m.completed_tasks.iter()).collect();
     if let Some(fw) = q.get("framework_id") {
         all.retain(|t| &t.framework_id.value == fw);
     }
@@ -169,17 +182,30 @@ pub async fn tasks(
         all.retain(|t| &t.info.task_id.value == id);
     }
     let started = |t: &crate::core::Task| t.statuses.first().map(|s| s.1).unwrap_or(0.0);
-    all.sort_by(|a, b| started(a).total_cmp(&started(b)).then_with(|| a.info.task_id.cmp(&b.info.task_id)));
+    all.sort_by(|a, b| {
+        started(a)
+            .total_cmp(&started(b))
+            .then_with(|| a.info.task_id.cmp(&b.info.task_id))
+    });
     if order == "des" {
         all.reverse();
     }
-    let page: Vec<Value> = all.into_iter().skip(offset).take(limit).map(state_json::task).collect();
+    let page: Vec<Value> = all
+        .into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(state_json::task)
+        .collect();
     Ok(Json(json!({ "tasks": page })))
 }
 
 pub async fn redirect(State(shared): State<Arc<Shared>>) -> Response {
     let location = format!("//{}", shared.address);
-    (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, location)]).into_response()
+    (
+        StatusCode::TEMPORARY_REDIRECT,
+        [(header::LOCATION, location)],
+    )
+        .into_response()
 }
 
 /// `POST /paddock/v1/tasks/{task_id}/kill`: kill a task on its framework's

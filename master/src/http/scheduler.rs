@@ -56,7 +56,9 @@ fn handle(shared: Arc<Shared>, headers: HeaderMap, body: Bytes) -> Result<Respon
         if let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) {
             let ok = accept.split(',').any(|a| {
                 let a = a.trim().to_ascii_lowercase();
-                a.starts_with("application/json") || a.starts_with("*/*") || a.starts_with("application/*")
+                a.starts_with("application/json")
+                    || a.starts_with("*/*")
+                    || a.starts_with("application/*")
             });
             if !ok {
                 return Err(ApiError::new(
@@ -77,14 +79,16 @@ fn handle(shared: Arc<Shared>, headers: HeaderMap, body: Bytes) -> Result<Respon
         .clone()
         .filter(|f| !f.value.is_empty())
         .ok_or_else(|| ApiError::bad_request("Expecting 'framework_id' to be present"))?;
-    let stream_id = headers.get(STREAM_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let stream_id = headers
+        .get(STREAM_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     {
         let hub = shared.lock();
-        let framework = hub
-            .core
-            .frameworks
-            .get(&fw)
-            .ok_or_else(|| ApiError::bad_request(format!("Framework '{fw}' cannot be found")))?;
+        let framework =
+            hub.core.frameworks.get(&fw).ok_or_else(|| {
+                ApiError::bad_request(format!("Framework '{fw}' cannot be found"))
+            })?;
         if !framework.connected {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
@@ -122,14 +126,23 @@ fn dispatch(shared: &Shared, fw: &FrameworkId, call: Call) -> Result<(), ApiErro
         "SUPPRESS" => shared.with_core(false, |m, _| m.suppress(fw)),
         "KILL" => {
             let kill = call.kill.ok_or_else(|| missing("kill"))?;
-            shared.with_core(false, |m, _| m.kill(fw, &kill.task_id, kill.kill_policy.as_ref()));
+            shared.with_core(false, |m, _| {
+                m.kill(fw, &kill.task_id, kill.kill_policy.as_ref())
+            });
         }
         "ACKNOWLEDGE" => {
             let ack = call.acknowledge.ok_or_else(|| missing("acknowledge"))?;
-            if base64::engine::general_purpose::STANDARD.decode(&ack.uuid).is_err() {
-                return Err(ApiError::bad_request("field 'acknowledge.uuid' is not base64"));
+            if base64::engine::general_purpose::STANDARD
+                .decode(&ack.uuid)
+                .is_err()
+            {
+                return Err(ApiError::bad_request(
+                    "field 'acknowledge.uuid' is not base64",
+                ));
             }
-            shared.with_core(false, |m, _| m.acknowledge(fw, &ack.agent_id, &ack.task_id, &ack.uuid));
+            shared.with_core(false, |m, _| {
+                m.acknowledge(fw, &ack.agent_id, &ack.task_id, &ack.uuid)
+            });
         }
         "RECONCILE" => {
             let rec = call.reconcile.unwrap_or_default();
@@ -140,11 +153,17 @@ fn dispatch(shared: &Shared, fw: &FrameworkId, call: Call) -> Result<(), ApiErro
             let data = base64::engine::general_purpose::STANDARD
                 .decode(&msg.data)
                 .map_err(|_| ApiError::bad_request("field 'message.data' is not base64"))?;
-            shared.with_core(false, |m, _| m.framework_message(fw, &msg.agent_id, &msg.executor_id, data));
+            shared.with_core(false, |m, _| {
+                m.framework_message(fw, &msg.agent_id, &msg.executor_id, data)
+            });
         }
         // Accepted and ignored, as the Mesos allocator ignores them.
-        "REQUEST" | "SHUTDOWN" | "ACKNOWLEDGE_OPERATION_STATUS" | "RECONCILE_OPERATIONS"
-        | "ACCEPT_INVERSE_OFFERS" | "DECLINE_INVERSE_OFFERS" => {}
+        "REQUEST"
+        | "SHUTDOWN"
+        | "ACKNOWLEDGE_OPERATION_STATUS"
+        | "RECONCILE_OPERATIONS"
+        | "ACCEPT_INVERSE_OFFERS"
+        | "DECLINE_INVERSE_OFFERS" => {}
         other => {
             return Err(ApiError::bad_request(format!(
                 "unknown call type '{other}'"
@@ -181,7 +200,8 @@ fn subscribe(shared: Arc<Shared>, call: Call) -> Result<Response, ApiError> {
             },
         };
         let _ = tx.send(encode_event(&subscribed));
-        hub.framework_streams.insert(fw.clone(), (stream_id.clone(), tx));
+        hub.framework_streams
+            .insert(fw.clone(), (stream_id.clone(), tx));
         fw
     };
     shared.allocate_now.notify_one();
@@ -195,8 +215,14 @@ fn subscribe(shared: Arc<Shared>, call: Call) -> Result<Response, ApiError> {
     };
     let mut resp = Response::new(Body::from_stream(stream));
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    h.insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(
+        header::TRANSFER_ENCODING,
+        HeaderValue::from_static("chunked"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     if let Ok(v) = HeaderValue::from_str(&stream_id) {
         h.insert(STREAM_ID, v);
@@ -263,8 +289,11 @@ impl Drop for DisconnectGuard {
         if current {
             hub.framework_streams.remove(&self.framework);
         }
-        hub.core
-            .framework_disconnected(&self.framework, &self.stream_id, std::time::Instant::now());
+        hub.core.framework_disconnected(
+            &self.framework,
+            &self.stream_id,
+            std::time::Instant::now(),
+        );
         hub.flush();
     }
 }

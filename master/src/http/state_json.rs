@@ -34,7 +34,10 @@ pub fn task(t: &Task) -> Value {
     });
     if let Some(obj) = v.as_object_mut() {
         if let Some(l) = &t.info.labels {
-            obj.insert("labels".into(), serde_json::to_value(&l.labels).unwrap_or(Value::Null));
+            obj.insert(
+                "labels".into(),
+                serde_json::to_value(&l.labels).unwrap_or(Value::Null),
+            );
         }
         if let Some(d) = &t.info.discovery {
             obj.insert("discovery".into(), d.clone());
@@ -111,13 +114,19 @@ pub fn framework(m: &Master, f: &Framework, with_tasks: bool) -> Value {
             let tasks: Vec<Value> = m
                 .tasks
                 .values()
-                .filter(|t| t.framework_id == f.id && t.state != paddock_proto::mesos::TaskState::TaskUnreachable)
+                .filter(|t| {
+                    t.framework_id == f.id
+                        && t.state != paddock_proto::mesos::TaskState::TaskUnreachable
+                })
                 .map(task)
                 .collect();
             let unreachable: Vec<Value> = m
                 .tasks
                 .values()
-                .filter(|t| t.framework_id == f.id && t.state == paddock_proto::mesos::TaskState::TaskUnreachable)
+                .filter(|t| {
+                    t.framework_id == f.id
+                        && t.state == paddock_proto::mesos::TaskState::TaskUnreachable
+                })
                 .map(task)
                 .collect();
             let completed: Vec<Value> = m

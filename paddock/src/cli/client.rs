@@ -17,9 +17,14 @@ pub fn pid_address(pid: &str) -> Option<String> {
 
 /// Accepts "host:port", "http://host:port/" or "host" (port 5050).
 pub fn normalize(addr: &str) -> Result<String, String> {
-    let a = addr.trim().trim_start_matches("http://").trim_end_matches('/');
+    let a = addr
+        .trim()
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
     if a.is_empty() {
-        return Err("the master address is empty (use --master HOST:PORT or PADDOCK_MASTER)".into());
+        return Err(
+            "the master address is empty (use --master HOST:PORT or PADDOCK_MASTER)".into(),
+        );
     }
     if a.contains(':') {
         Ok(a.to_string())
@@ -53,7 +58,10 @@ pub fn get_json(http: &reqwest::blocking::Client, what: &str, url: &str) -> Resu
     let status = r.status();
     let v: Value = r.json().unwrap_or(Value::Null);
     if !status.is_success() {
-        let msg = v["message"].as_str().map(str::to_string).unwrap_or_else(|| status.to_string());
+        let msg = v["message"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| status.to_string());
         return Err(format!("{what}: {msg}"));
     }
     Ok(v)
@@ -68,7 +76,11 @@ impl Master {
     }
 
     pub fn get(&self, path: &str) -> Result<Value, String> {
-        get_json(&self.http, &format!("master at {}", self.base), &format!("http://{}{path}", self.base))
+        get_json(
+            &self.http,
+            &format!("master at {}", self.base),
+            &format!("http://{}{path}", self.base),
+        )
     }
 
     pub fn post(&self, path: &str) -> Result<Value, String> {
@@ -81,14 +93,21 @@ impl Master {
         let status = r.status();
         let v: Value = r.json().unwrap_or(Value::Null);
         if !status.is_success() {
-            let msg = v["message"].as_str().map(str::to_string).unwrap_or_else(|| status.to_string());
+            let msg = v["message"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| status.to_string());
             return Err(msg);
         }
         Ok(v)
     }
 
     pub fn agent(&self, address: &str, path: &str) -> Result<Value, String> {
-        get_json(&self.http, &format!("agent at {address}"), &format!("http://{address}{path}"))
+        get_json(
+            &self.http,
+            &format!("agent at {address}"),
+            &format!("http://{address}{path}"),
+        )
     }
 }
 
@@ -98,7 +117,10 @@ mod tests {
 
     #[test]
     fn addresses() {
-        assert_eq!(pid_address("slave(1)@127.0.0.1:5051").as_deref(), Some("127.0.0.1:5051"));
+        assert_eq!(
+            pid_address("slave(1)@127.0.0.1:5051").as_deref(),
+            Some("127.0.0.1:5051")
+        );
         assert_eq!(pid_address("nonsense"), None);
         assert_eq!(normalize("http://h:1/").unwrap(), "h:1");
         assert_eq!(normalize("h").unwrap(), "h:5050");

@@ -15,7 +15,12 @@ use table::Table;
 #[derive(Args, Debug, Clone)]
 pub struct Common {
     /// The master, HOST:PORT.
-    #[arg(long, env = "PADDOCK_MASTER", default_value = "127.0.0.1:5050", global = true)]
+    #[arg(
+        long,
+        env = "PADDOCK_MASTER",
+        default_value = "127.0.0.1:5050",
+        global = true
+    )]
     pub master: String,
     /// Print JSON instead of a table.
     #[arg(long, global = true)]
@@ -90,7 +95,10 @@ pub fn run(cmd: CliCommand) -> i32 {
 }
 
 fn print_json(v: &Value) -> Result<(), String> {
-    println!("{}", serde_json::to_string_pretty(v).map_err(|e| e.to_string())?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).map_err(|e| e.to_string())?
+    );
     Ok(())
 }
 
@@ -98,12 +106,24 @@ fn dispatch(cmd: CliCommand) -> Result<(), String> {
     match cmd {
         CliCommand::Agents(c) => agents(&c),
         CliCommand::Frameworks(c) => frameworks(&c),
-        CliCommand::Tasks { common, state, framework, agent } => {
-            tasks::list(&common, state.as_deref(), framework.as_deref(), agent.as_deref())
-        }
-        CliCommand::Task(TaskCommand::Logs { id, follow, stderr, tail, common }) => {
-            tasks::logs(&common, &id, follow, stderr, tail)
-        }
+        CliCommand::Tasks {
+            common,
+            state,
+            framework,
+            agent,
+        } => tasks::list(
+            &common,
+            state.as_deref(),
+            framework.as_deref(),
+            agent.as_deref(),
+        ),
+        CliCommand::Task(TaskCommand::Logs {
+            id,
+            follow,
+            stderr,
+            tail,
+            common,
+        }) => tasks::logs(&common, &id, follow, stderr, tail),
         CliCommand::Task(TaskCommand::Stats { id, common }) => tasks::stats(&common, &id),
         CliCommand::Task(TaskCommand::Kill { id, common }) => tasks::kill(&common, &id),
     }
@@ -119,16 +139,41 @@ fn agents(c: &Common) -> Result<(), String> {
     if c.json {
         return print_json(&v["slaves"]);
     }
-    let mut t = Table::new(&["ID", "HOSTNAME", "ADDRESS", "ACTIVE", "CPUS", "MEM (MB)", "DISK (MB)", "ATTRIBUTES"]);
+    let mut t = Table::new(&[
+        "ID",
+        "HOSTNAME",
+        "ADDRESS",
+        "ACTIVE",
+        "CPUS",
+        "MEM (MB)",
+        "DISK (MB)",
+        "ATTRIBUTES",
+    ]);
     for s in v["slaves"].as_array().into_iter().flatten() {
-        let addr = s["pid"].as_str().and_then(client::pid_address).unwrap_or_default();
+        let addr = s["pid"]
+            .as_str()
+            .and_then(client::pid_address)
+            .unwrap_or_default();
         let attrs: Vec<String> = s["attributes"]
             .as_object()
             .into_iter()
             .flatten()
-            .map(|(k, v)| format!("{k}:{}", v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+            .map(|(k, v)| {
+                format!(
+                    "{k}:{}",
+                    v.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string())
+                )
+            })
             .collect();
-        let frac = |r: &str| format!("{}/{}", num(&s["used_resources"][r]), num(&s["resources"][r]));
+        let frac = |r: &str| {
+            format!(
+                "{}/{}",
+                num(&s["used_resources"][r]),
+                num(&s["resources"][r])
+            )
+        };
         t.row(vec![
             s["id"].as_str().unwrap_or_default().to_string(),
             s["hostname"].as_str().unwrap_or_default().to_string(),
@@ -150,14 +195,27 @@ fn frameworks(c: &Common) -> Result<(), String> {
     if c.json {
         return print_json(&v["frameworks"]);
     }
-    let mut t = Table::new(&["ID", "NAME", "ROLE", "ACTIVE", "TASKS", "CPUS", "MEM (MB)", "DRF SHARE"]);
+    let mut t = Table::new(&[
+        "ID",
+        "NAME",
+        "ROLE",
+        "ACTIVE",
+        "TASKS",
+        "CPUS",
+        "MEM (MB)",
+        "DRF SHARE",
+    ]);
     for f in v["frameworks"].as_array().into_iter().flatten() {
         t.row(vec![
             f["id"].as_str().unwrap_or_default().to_string(),
             f["name"].as_str().unwrap_or_default().to_string(),
             f["role"].as_str().unwrap_or("*").to_string(),
             f["active"].as_bool().unwrap_or(false).to_string(),
-            f["tasks"].as_array().map(|a| a.len()).unwrap_or(0).to_string(),
+            f["tasks"]
+                .as_array()
+                .map(|a| a.len())
+                .unwrap_or(0)
+                .to_string(),
             num(&f["used_resources"]["cpus"]).to_string(),
             num(&f["used_resources"]["mem"]).to_string(),
             format!("{:.3}", num(&f["drf_share"])),

@@ -27,7 +27,12 @@ fn state_matches(state: &str, want: &str) -> bool {
     state == w || state == format!("TASK_{w}")
 }
 
-pub fn list(c: &Common, state: Option<&str>, framework: Option<&str>, agent: Option<&str>) -> Result<(), String> {
+pub fn list(
+    c: &Common,
+    state: Option<&str>,
+    framework: Option<&str>,
+    agent: Option<&str>,
+) -> Result<(), String> {
     let m = Master::new(&c.master)?;
     let mut tasks = all_tasks(&m)?;
     if let Some(s) = state {
@@ -42,7 +47,9 @@ pub fn list(c: &Common, state: Option<&str>, framework: Option<&str>, agent: Opt
             .filter(|x| x["name"] == f || x["id"] == f)
             .filter_map(|x| x["id"].as_str().map(str::to_string))
             .collect();
-        tasks.retain(|t| t["framework_id"] == f || ids.iter().any(|i| t["framework_id"] == i.as_str()));
+        tasks.retain(|t| {
+            t["framework_id"] == f || ids.iter().any(|i| t["framework_id"] == i.as_str())
+        });
     }
     if let Some(a) = agent {
         let slaves = m.get("/master/slaves")?;
@@ -58,13 +65,24 @@ pub fn list(c: &Common, state: Option<&str>, framework: Option<&str>, agent: Opt
     if c.json {
         return print_json(&Value::Array(tasks));
     }
-    let mut t = Table::new(&["ID", "NAME", "STATE", "FRAMEWORK", "AGENT", "CPUS", "MEM (MB)"]);
+    let mut t = Table::new(&[
+        "ID",
+        "NAME",
+        "STATE",
+        "FRAMEWORK",
+        "AGENT",
+        "CPUS",
+        "MEM (MB)",
+    ]);
     for task in &tasks {
         t.row(vec![
             task["id"].as_str().unwrap_or_default().to_string(),
             task["name"].as_str().unwrap_or_default().to_string(),
             task["state"].as_str().unwrap_or_default().to_string(),
-            task["framework_id"].as_str().unwrap_or_default().to_string(),
+            task["framework_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
             task["slave_id"].as_str().unwrap_or_default().to_string(),
             num(&task["resources"]["cpus"]).to_string(),
             num(&task["resources"]["mem"]).to_string(),
@@ -83,16 +101,33 @@ fn agent_of(m: &Master, task: &Value) -> Result<String, String> {
         .flatten()
         .find(|s| s["id"] == task["slave_id"])
         .and_then(|s| s["pid"].as_str().and_then(pid_address))
-        .ok_or_else(|| format!("the agent of task '{}' is not reachable", task["id"].as_str().unwrap_or("")))
+        .ok_or_else(|| {
+            format!(
+                "the agent of task '{}' is not reachable",
+                task["id"].as_str().unwrap_or("")
+            )
+        })
 }
 
 /// Finds the task's sandbox directory in an agent's /state.
 pub fn sandbox_in(state: &Value, task: &str) -> Option<String> {
-    let fws = state["frameworks"].as_array().into_iter().flatten().chain(state["completed_frameworks"].as_array().into_iter().flatten());
+    let fws = state["frameworks"].as_array().into_iter().flatten().chain(
+        state["completed_frameworks"]
+            .as_array()
+            .into_iter()
+            .flatten(),
+    );
     for fw in fws {
-        let execs = fw["executors"].as_array().into_iter().flatten().chain(fw["completed_executors"].as_array().into_iter().flatten());
+        let execs = fw["executors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .chain(fw["completed_executors"].as_array().into_iter().flatten());
         for ex in execs {
-            let tasks = ex["tasks"].as_array().into_iter().flatten()
+            let tasks = ex["tasks"]
+                .as_array()
+                .into_iter()
+                .flatten()
                 .chain(ex["completed_tasks"].as_array().into_iter().flatten())
                 .chain(ex["queued_tasks"].as_array().into_iter().flatten());
             let mut found = false;
@@ -107,15 +142,24 @@ pub fn sandbox_in(state: &Value, task: &str) -> Option<String> {
     None
 }
 
-pub fn logs(c: &Common, id: &str, follow: bool, stderr: bool, tail: Option<usize>) -> Result<(), String> {
+pub fn logs(
+    c: &Common,
+    id: &str,
+    follow: bool,
+    stderr: bool,
+    tail: Option<usize>,
+) -> Result<(), String> {
     let m = Master::new(&c.master)?;
     let task = find(&m, id)?;
     let agent = agent_of(&m, &task)?;
     let state = m.agent(&agent, "/state")?;
-    let dir = sandbox_in(&state, id).ok_or_else(|| format!("no sandbox for task '{id}' on {agent}"))?;
+    let dir =
+        sandbox_in(&state, id).ok_or_else(|| format!("no sandbox for task '{id}' on {agent}"))?;
     let file = format!("{dir}/{}", if stderr { "stderr" } else { "stdout" });
     let path: String = url_encode(&file);
-    let size = m.agent(&agent, &format!("/files/read?path={path}&offset=-1"))?["offset"].as_u64().unwrap_or(0);
+    let size = m.agent(&agent, &format!("/files/read?path={path}&offset=-1"))?["offset"]
+        .as_u64()
+        .unwrap_or(0);
     let mut offset = match tail {
         Some(_) => size.saturating_sub(64 * 1024),
         None => 0,
@@ -123,7 +167,10 @@ pub fn logs(c: &Common, id: &str, follow: bool, stderr: bool, tail: Option<usize
     let mut first = true;
     let mut out = std::io::stdout();
     loop {
-        let chunk = m.agent(&agent, &format!("/files/read?path={path}&offset={offset}&length=1048576"))?;
+        let chunk = m.agent(
+            &agent,
+            &format!("/files/read?path={path}&offset={offset}&length=1048576"),
+        )?;
         let data = chunk["data"].as_str().unwrap_or_default();
         let mut text = data.to_string();
         if first {
@@ -146,7 +193,10 @@ pub fn logs(c: &Common, id: &str, follow: bool, stderr: bool, tail: Option<usize
             return Ok(());
         }
         let now = find(&m, id)?;
-        let terminal = !matches!(now["state"].as_str(), Some("TASK_STAGING" | "TASK_STARTING" | "TASK_RUNNING" | "TASK_KILLING"));
+        let terminal = !matches!(
+            now["state"].as_str(),
+            Some("TASK_STAGING" | "TASK_STARTING" | "TASK_RUNNING" | "TASK_KILLING")
+        );
         if terminal {
             return Ok(());
         }
@@ -157,7 +207,9 @@ pub fn logs(c: &Common, id: &str, follow: bool, stderr: bool, tail: Option<usize
 fn url_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -167,7 +219,11 @@ pub fn stats(c: &Common, id: &str) -> Result<(), String> {
     let m = Master::new(&c.master)?;
     let task = find(&m, id)?;
     let agent = agent_of(&m, &task)?;
-    let exec = task["executor_id"].as_str().filter(|s| !s.is_empty()).unwrap_or(id).to_string();
+    let exec = task["executor_id"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .unwrap_or(id)
+        .to_string();
     let all = m.agent(&agent, "/monitor/statistics")?;
     let entry = all
         .as_array()
@@ -183,24 +239,51 @@ pub fn stats(c: &Common, id: &str) -> Result<(), String> {
     let mut t = Table::new(&["METRIC", "VALUE"]);
     let mut kv = |k: &str, v: String| t.row(vec![k.to_string(), v]);
     kv("cpus limit", format!("{}", num(&s["cpus_limit"])));
-    kv("cpu user", format!("{:.2} s", num(&s["cpus_user_time_secs"])));
-    kv("cpu system", format!("{:.2} s", num(&s["cpus_system_time_secs"])));
+    kv(
+        "cpu user",
+        format!("{:.2} s", num(&s["cpus_user_time_secs"])),
+    );
+    kv(
+        "cpu system",
+        format!("{:.2} s", num(&s["cpus_system_time_secs"])),
+    );
     kv("cpu total", format!("{cpu_total:.2} s"));
-    kv("throttled", format!("{} of {} periods, {:.2} s", num(&s["cpus_nr_throttled"]), num(&s["cpus_nr_periods"]), num(&s["cpus_throttled_time_secs"])));
+    kv(
+        "throttled",
+        format!(
+            "{} of {} periods, {:.2} s",
+            num(&s["cpus_nr_throttled"]),
+            num(&s["cpus_nr_periods"]),
+            num(&s["cpus_throttled_time_secs"])
+        ),
+    );
     kv("mem rss", bytes(num(&s["mem_rss_bytes"])));
     kv("mem cache", bytes(num(&s["mem_cache_bytes"])));
     kv("mem total", bytes(num(&s["mem_total_bytes"])));
     kv("mem peak", bytes(num(&s["mem_max_usage_bytes"])));
     kv("mem limit", bytes(num(&s["mem_limit_bytes"])));
     kv("oom kills", format!("{}", num(&s["mem_oom_kill_count"])));
-    kv("pids", format!("{} / {}", num(&s["pids_current"]), s["pids_limit"].as_u64().map(|p| p.to_string()).unwrap_or_else(|| "max".into())));
+    kv(
+        "pids",
+        format!(
+            "{} / {}",
+            num(&s["pids_current"]),
+            s["pids_limit"]
+                .as_u64()
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "max".into())
+        ),
+    );
     print!("{}", t.render());
     Ok(())
 }
 
 pub fn kill(c: &Common, id: &str) -> Result<(), String> {
     let m = Master::new(&c.master)?;
-    m.post(&format!("/paddock/v1/tasks/{}/kill", url_encode(id).replace('/', "%2F")))?;
+    m.post(&format!(
+        "/paddock/v1/tasks/{}/kill",
+        url_encode(id).replace('/', "%2F")
+    ))?;
     if !c.json {
         println!("kill sent to task '{id}'");
     }
