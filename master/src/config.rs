@@ -17,6 +17,8 @@ pub struct MasterConfig {
     pub framework_heartbeat: Duration,
     /// The filter applied to unused offer resources when a call names none.
     pub default_refuse: Duration,
+    /// DRF role weights (`--weights`); unnamed roles weigh 1.
+    pub weights: Vec<(String, f64)>,
 }
 
 impl Default for MasterConfig {
@@ -28,6 +30,7 @@ impl Default for MasterConfig {
             allocation_interval: Duration::from_secs(1),
             framework_heartbeat: Duration::from_secs(15),
             default_refuse: Duration::from_secs(5),
+            weights: Vec::new(),
         }
     }
 }

@@ -176,3 +176,39 @@ async fn pump(
         .agent_disconnected(&agent, session, std::time::Instant::now());
     hub.flush();
 }
+
+#[cfg(test)]
+mod fuzz {
+    use paddock_proto::internal::{Register, RunningTask};
+    use proptest::prelude::*;
+
+    use super::parse_register;
+
+    proptest! {
+        /// A Register from a misbehaving agent is an error, never a panic.
+        #[test]
+        fn arbitrary_register(res in ".{0,64}", attrs in ".{0,64}", task in ".{0,64}", state in ".{0,16}", port in any::<u32>()) {
+            let reg = Register {
+                resources_json: res,
+                attributes_json: attrs,
+                port,
+                tasks: vec![RunningTask { framework_id: "f".into(), task_json: task, state, executor_id: String::new() }],
+                ..Default::default()
+            };
+            let _ = parse_register(reg, "127.0.0.1".into());
+        }
+    }
+
+    #[test]
+    fn register_errors_name_the_field() {
+        let reg = Register {
+            resources_json: "[{\"name\":\"cpus\",\"type\":\"SCALAR\",\"scalar\":{\"value\":-1}}]"
+                .into(),
+            port: 5051,
+            ..Default::default()
+        };
+        assert!(parse_register(reg, "x".into())
+            .unwrap_err()
+            .contains("resources_json"));
+    }
+}

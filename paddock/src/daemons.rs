@@ -23,6 +23,30 @@ pub struct MasterFlags {
     /// How often agents heartbeat.
     #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
     pub agent_heartbeat: Duration,
+    /// Role weights for DRF, e.g. "prod=3,dev=1" (default weight 1).
+    #[arg(long, value_parser = parse_weights, default_value = "")]
+    pub weights: Weights,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Weights(pub Vec<(String, f64)>);
+
+fn parse_weights(s: &str) -> Result<Weights, String> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (role, w) = part
+            .split_once('=')
+            .ok_or_else(|| format!("'{part}': expected ROLE=WEIGHT"))?;
+        let w: f64 = w
+            .trim()
+            .parse()
+            .map_err(|_| format!("'{part}': weight must be a number"))?;
+        if !w.is_finite() || w <= 0.0 {
+            return Err(format!("'{part}': weight must be positive"));
+        }
+        out.push((role.trim().to_string(), w));
+    }
+    Ok(Weights(out))
 }
 
 impl MasterFlags {
@@ -32,6 +56,7 @@ impl MasterFlags {
             agent_heartbeat: self.agent_heartbeat,
             offer_timeout: (!self.offer_timeout.is_zero()).then_some(self.offer_timeout),
             allocation_interval: self.allocation_interval,
+            weights: self.weights.0.clone(),
             ..Default::default()
         }
     }

@@ -39,7 +39,32 @@ enum Command {
 }
 
 fn main() {
-    let args = Args::parse();
+    let args = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                e.exit();
+            }
+            // One line, as every CLI error is.
+            let text = e.to_string();
+            let message: Vec<&str> = text
+                .lines()
+                .take_while(|l| !l.trim().is_empty() && !l.starts_with("Usage:"))
+                .map(str::trim)
+                .collect();
+            eprintln!(
+                "paddock: {}",
+                message.join(" ").trim_start_matches("error: ")
+            );
+            std::process::exit(2);
+        }
+    };
     let code = match args.command {
         Command::Init { argv } => paddock_isolation::init::run(&argv),
         Command::Executor => daemons::run_executor(),

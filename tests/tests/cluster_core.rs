@@ -114,7 +114,7 @@ fn command_task_runs_with_environment_sandbox_and_acknowledged_updates() {
     let mut task = command_task(
         "env-task",
         &offer,
-        "echo \"port=$PORT0 port=$PORT ports=$PORTS id=$MESOS_TASK_ID host=$HOST\"; test -d \"$MESOS_SANDBOX\" && echo sandbox-ok; echo oops >&2",
+        "echo \"port=$PORT0 port=$PORT ports=$PORTS id=$MESOS_TASK_ID host=$HOST\"; test -d \"$MESOS_SANDBOX\" && echo sandbox-ok; echo ns-pid=$$ procs=$(ls /proc | grep -c '^[0-9]'); echo oops >&2",
         0.5,
         64.0,
     );
@@ -136,6 +136,16 @@ fn command_task_runs_with_environment_sandbox_and_acknowledged_updates() {
         "stdout: {out}"
     );
     assert!(out.contains("sandbox-ok"), "stdout: {out}");
+    // Its own PID namespace: init is 1, the shell 2, and /proc shows only them
+    // (plus ls and grep).
+    assert!(out.contains("ns-pid=2 "), "stdout: {out}");
+    let procs: usize = out
+        .split("procs=")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(999);
+    assert!(procs <= 6, "a private /proc: saw {procs} processes\n{out}");
     assert!(sandbox_file(&c, 0, "env-task", "stderr").contains("oops"));
     // The acknowledged terminal task moves to completed; resources are free.
     wait_for("task to complete", Duration::from_secs(10), || {

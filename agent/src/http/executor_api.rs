@@ -208,3 +208,24 @@ impl Drop for Guard {
         }
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::parse;
+
+    proptest! {
+        /// Untrusted executor calls never panic the parser.
+        #[test]
+        fn arbitrary_bytes(data in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = parse(&data);
+        }
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let e = parse(br#"{"type":"UPDATE","framework_id":{"value":"f"},"executor_id":{"value":"e"},"update":{"status":{"task_id":{"value":"t"},"state":"TASK_BOGUS"}}}"#).unwrap_err();
+        assert!(e.contains("update.status.state"), "{e}");
+    }
+}

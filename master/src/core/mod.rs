@@ -140,11 +140,15 @@ const COMPLETED_KEEP: usize = 1000;
 
 impl Master {
     pub fn new(id: String, config: MasterConfig) -> Self {
+        let mut allocator = Allocator::new(AllocatorConfig::default());
+        for (role, w) in &config.weights {
+            allocator.set_weight(role, *w);
+        }
         Master {
             id,
             config,
             start_time: paddock_proto::mesos::now_secs(),
-            allocator: Allocator::new(AllocatorConfig::default()),
+            allocator,
             agents: HashMap::new(),
             frameworks: HashMap::new(),
             completed_frameworks: VecDeque::new(),

@@ -35,6 +35,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/frameworks", get(operator::frameworks))
         .route("/master/tasks", get(operator::tasks))
         .route("/tasks", get(operator::tasks))
+        .route("/master/weights", get(operator::weights))
+        .route("/weights", get(operator::weights))
         .route("/master/flags", get(operator::flags))
         .route("/flags", get(operator::flags))
         .route("/master/redirect", get(operator::redirect))

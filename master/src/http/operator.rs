@@ -104,6 +104,19 @@ fn flags_json(m: &crate::core::Master) -> Value {
     })
 }
 
+/// `/master/weights`: the configured role weights (Mesos's shape).
+pub async fn weights(State(shared): State<Arc<Shared>>) -> Json<Value> {
+    let hub = shared.lock();
+    let list: Vec<Value> = hub
+        .core
+        .config
+        .weights
+        .iter()
+        .map(|(role, weight)| json!({"role": role, "weight": weight}))
+        .collect();
+    Json(Value::Array(list))
+}
+
 pub async fn flags(State(shared): State<Arc<Shared>>) -> Json<Value> {
     let hub = shared.lock();
     Json(json!({ "flags": flags_json(&hub.core) }))

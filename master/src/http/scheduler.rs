@@ -297,3 +297,35 @@ impl Drop for DisconnectGuard {
         hub.flush();
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::parse_call;
+
+    proptest! {
+        /// Untrusted bytes never panic the call parser.
+        #[test]
+        fn arbitrary_bytes(data in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = parse_call(&data);
+        }
+
+        /// Nor does JSON of the right shape with wrong values.
+        #[test]
+        fn json_like(kind in "[A-Z_]{0,12}", field in "[a-z_]{1,10}", v in prop_oneof![
+            Just("null".to_string()), Just("[]".to_string()), Just("{}".to_string()),
+            any::<i64>().prop_map(|n| n.to_string()), "\"[^\"\\\\]{0,20}\"".prop_map(|s| s),
+        ]) {
+            let body = format!(r#"{{"type":"{kind}","{field}":{v},"accept":{{"offer_ids":[{v}],"operations":[{{"type":"LAUNCH","launch":{{"task_infos":[{v}]}}}}]}}}}"#);
+            let _ = parse_call(body.as_bytes());
+        }
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let e =
+            parse_call(br#"{"type":"ACCEPT","accept":{"offer_ids":[{"value":5}]}}"#).unwrap_err();
+        assert!(e.contains("accept.offer_ids[0].value"), "{e}");
+    }
+}
