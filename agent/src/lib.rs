@@ -84,6 +84,10 @@ pub async fn run(
     let timers = tokio::spawn(state::run_timers(agent.clone()));
     let app = http::router(agent.clone());
     tracing::info!(address = %addr, "agent listening");
+    // Executor event streams write small chunks; see the master's server.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

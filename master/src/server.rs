@@ -165,8 +165,13 @@ impl MasterServer {
             .merge(grpc)
             .fallback(crate::http::not_found);
         tracing::info!(address = %shared.address, "master listening");
+        // Event streams write small chunks: without TCP_NODELAY, Nagle and
+        // delayed ACKs hold them for up to 40 ms.
+        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let result = axum::serve(
-            self.listener,
+            listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
