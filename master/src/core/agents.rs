@@ -174,20 +174,17 @@ impl Master {
                     tracing::warn!(task = %task_id, "adopted task does not fit: {e}");
                 }
             }
-            self.tasks.insert(
-                task_id,
-                Task {
-                    info,
-                    framework_id: fw_id,
-                    agent_id: agent.clone(),
-                    state,
-                    role,
-                    resources,
-                    statuses: vec![(state, wall)],
-                    last_status: None,
-                    holds_resources: holds,
-                },
-            );
+            self.insert_task(Task {
+                info: super::slim_task_info(&info),
+                framework_id: fw_id,
+                agent_id: agent.clone(),
+                state,
+                role,
+                resources,
+                statuses: vec![(state, wall)],
+                last: Default::default(),
+                holds_resources: holds,
+            });
         }
     }
 
@@ -249,7 +246,7 @@ impl Master {
             .collect();
         let wall = now_secs();
         for task_id in on_agent {
-            let Some(mut task) = self.tasks.remove(&task_id) else {
+            let Some(mut task) = self.remove_task(&task_id) else {
                 continue;
             };
             let aware = self
@@ -276,10 +273,10 @@ impl Master {
             task.state = state;
             task.holds_resources = false;
             task.statuses.push((state, wall));
-            task.last_status = Some(status.clone());
+            task.last = super::LastStatus::of(&status);
             let fw = task.framework_id.clone();
             if aware {
-                self.tasks.insert(task_id, task);
+                self.insert_task(task);
             } else {
                 self.archive_task(task);
             }

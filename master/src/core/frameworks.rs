@@ -188,7 +188,7 @@ impl Master {
             .collect();
         let wall = now_secs();
         for tid in task_ids {
-            if let Some(mut t) = self.tasks.remove(&tid) {
+            if let Some(mut t) = self.remove_task(&tid) {
                 if !agents.contains(&t.agent_id) {
                     agents.push(t.agent_id.clone());
                 }
@@ -280,7 +280,7 @@ impl Master {
         }
         for mut s in out {
             if let Some(t) = self.tasks.get(&s.task_id) {
-                s.executor_id = t.last_status.as_ref().and_then(|l| l.executor_id.clone());
+                s.executor_id = t.last.executor_id.clone();
             }
             self.send_framework(id, update_event(s));
         }

@@ -88,9 +88,50 @@ pub struct Task {
     pub role: String,
     pub resources: Resources,
     pub statuses: Vec<(TaskState, f64)>,
-    pub last_status: Option<paddock_proto::mesos::TaskStatus>,
+    /// What the master keeps of the latest status: its uuid (to match the
+    /// acknowledgement), the executor and the health.
+    pub last: LastStatus,
     /// Resources are still counted against the agent.
     pub holds_resources: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LastStatus {
+    pub uuid: Option<String>,
+    pub executor_id: Option<paddock_proto::mesos::ExecutorId>,
+    pub healthy: Option<bool>,
+}
+
+impl LastStatus {
+    pub fn of(s: &paddock_proto::mesos::TaskStatus) -> LastStatus {
+        LastStatus {
+            uuid: s.uuid.clone(),
+            executor_id: s.executor_id.clone(),
+            healthy: s.healthy,
+        }
+    }
+}
+
+/// What the master keeps of a launched TaskInfo: the fields `/master/state`
+/// shows. The command, data, checks and resource list went to the agent;
+/// keeping them for 100k tasks would cost hundreds of MB.
+pub fn slim_task_info(info: &TaskInfo) -> TaskInfo {
+    TaskInfo {
+        name: info.name.clone(),
+        task_id: info.task_id.clone(),
+        agent_id: info.agent_id.clone(),
+        executor: info
+            .executor
+            .as_ref()
+            .map(|e| paddock_proto::mesos::ExecutorInfo {
+                executor_id: e.executor_id.clone(),
+                ..Default::default()
+            }),
+        container: info.container.clone(),
+        labels: info.labels.clone(),
+        discovery: info.discovery.clone(),
+        ..Default::default()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -129,6 +170,9 @@ pub struct Master {
     pub tasks: HashMap<TaskId, Task>,
     pub completed_tasks: VecDeque<Task>,
     pub counters: Counters,
+    /// Live tasks with a custom executor, per framework: offers list those
+    /// executors, and most frameworks have none, so the scan is skipped.
+    custom_executor_tasks: HashMap<FrameworkId, usize>,
     next_agent: u64,
     next_framework: u64,
     next_offer: u64,
@@ -156,6 +200,7 @@ impl Master {
             tasks: HashMap::new(),
             completed_tasks: VecDeque::new(),
             counters: Counters::default(),
+            custom_executor_tasks: HashMap::new(),
             next_agent: 0,
             next_framework: 0,
             next_offer: 0,
@@ -197,6 +242,39 @@ impl Master {
 
     pub fn heartbeat_interval(&self) -> Duration {
         self.config.framework_heartbeat
+    }
+
+    fn insert_task(&mut self, task: Task) {
+        if task.info.executor.is_some() {
+            *self
+                .custom_executor_tasks
+                .entry(task.framework_id.clone())
+                .or_insert(0) += 1;
+        }
+        if let Some(old) = self.tasks.insert(task.info.task_id.clone(), task) {
+            self.forget_executor_task(&old);
+        }
+    }
+
+    fn remove_task(&mut self, id: &TaskId) -> Option<Task> {
+        let t = self.tasks.remove(id)?;
+        self.forget_executor_task(&t);
+        Some(t)
+    }
+
+    fn forget_executor_task(&mut self, t: &Task) {
+        if t.info.executor.is_some() {
+            if let Some(n) = self.custom_executor_tasks.get_mut(&t.framework_id) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.custom_executor_tasks.remove(&t.framework_id);
+                }
+            }
+        }
+    }
+
+    fn has_custom_executors(&self, fw: &FrameworkId) -> bool {
+        self.custom_executor_tasks.contains_key(fw)
     }
 
     fn archive_task(&mut self, task: Task) {

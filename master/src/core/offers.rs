@@ -77,6 +77,9 @@ impl Master {
     }
 
     fn executors_on(&self, fw: &FrameworkId, agent: &AgentId) -> Vec<ExecutorId> {
+        if !self.has_custom_executors(fw) {
+            return Vec::new();
+        }
         let set: HashSet<ExecutorId> = self
             .tasks
             .values()
@@ -352,20 +355,17 @@ impl Master {
         info.id = Some(fw.clone());
         self.allocator.offered_to_used(agent, fw, &needed);
         let wall = now_secs();
-        self.tasks.insert(
-            task.task_id.clone(),
-            Task {
-                info: task.clone(),
-                framework_id: fw.clone(),
-                agent_id: agent.clone(),
-                state: TaskState::TaskStaging,
-                role,
-                resources: needed,
-                statuses: vec![(TaskState::TaskStaging, wall)],
-                last_status: None,
-                holds_resources: true,
-            },
-        );
+        self.insert_task(Task {
+            info: super::slim_task_info(&task),
+            framework_id: fw.clone(),
+            agent_id: agent.clone(),
+            state: TaskState::TaskStaging,
+            role,
+            resources: needed,
+            statuses: vec![(TaskState::TaskStaging, wall)],
+            last: Default::default(),
+            holds_resources: true,
+        });
         self.counters.tasks_launched += 1;
         let framework_json = serde_json::to_string(&info).unwrap_or_default();
         let task_json = serde_json::to_string(&task).unwrap_or_default();

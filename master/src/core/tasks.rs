@@ -49,7 +49,7 @@ impl Master {
                 task.statuses.push((status.state, wall));
             }
             task.state = status.state;
-            task.last_status = Some(status.clone());
+            task.last = super::LastStatus::of(&status);
             if status.state.is_terminal() && task.holds_resources {
                 task.holds_resources = false;
                 let (a, f, r) = (
@@ -79,12 +79,10 @@ impl Master {
             }),
         );
         let done = self.tasks.get(task).is_some_and(|t| {
-            &t.framework_id == fw
-                && t.state.is_terminal()
-                && t.last_status.as_ref().and_then(|s| s.uuid.as_deref()) == Some(uuid)
+            &t.framework_id == fw && t.state.is_terminal() && t.last.uuid.as_deref() == Some(uuid)
         });
         if done {
-            if let Some(t) = self.tasks.remove(task) {
+            if let Some(t) = self.remove_task(task) {
                 self.archive_task(t);
             }
         }

@@ -33,24 +33,33 @@ pub async fn health() -> StatusCode {
     StatusCode::OK
 }
 
-pub async fn state(State(shared): State<Arc<Shared>>) -> Json<Value> {
+/// Serializes a view to a JSON response.
+fn json_bytes(v: &impl serde::Serialize) -> Response {
+    match serde_json::to_vec(v) {
+        Ok(bytes) => ([(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
+        Err(e) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+pub async fn state(State(shared): State<Arc<Shared>>) -> Response {
     let hub = shared.lock();
     let m = &hub.core;
-    let slaves: Vec<Value> = m
+    let grouped = state_json::ByFramework::new(m);
+    let slaves: Vec<_> = m
         .agents
         .values()
         .filter(|a| a.reachable)
         .map(|a| state_json::agent(m, a))
         .collect();
-    let frameworks: Vec<Value> = m
+    let frameworks: Vec<_> = m
         .frameworks
         .values()
-        .map(|f| state_json::framework(m, f, true))
+        .map(|f| state_json::framework(m, f, Some(&grouped), false))
         .collect();
-    let completed: Vec<Value> = m
+    let completed: Vec<_> = m
         .completed_frameworks
         .iter()
-        .map(|f| state_json::completed_framework(m, f))
+        .map(|f| state_json::framework(m, f, Some(&grouped), true))
         .collect();
     let activated = m
         .agents
@@ -65,31 +74,57 @@ pub async fn state(State(shared): State<Arc<Shared>>) -> Json<Value> {
     let unreachable = m.agents.values().filter(|a| !a.reachable).count();
     let pid = shared.master_pid();
     let info = master_info(&shared, &m.id);
-    Json(json!({
-        "version": paddock_proto::MESOS_COMPAT_VERSION,
-        "paddock_version": paddock_proto::PADDOCK_VERSION,
-        "build_date": "",
-        "build_time": 0,
-        "build_user": "paddock",
-        "start_time": m.start_time,
-        "elected_time": m.start_time,
-        "id": m.id,
-        "pid": pid,
-        "hostname": shared.hostname,
-        "activated_slaves": activated,
-        "deactivated_slaves": deactivated,
-        "unreachable_slaves": unreachable,
-        "leader": pid,
-        "leader_info": info,
-        "capabilities": ["AGENT_UPDATE", "AGENT_DRAINING"],
-        "flags": flags_json(m),
-        "slaves": slaves,
-        "recovered_slaves": [],
-        "frameworks": frameworks,
-        "completed_frameworks": completed,
-        "orphan_tasks": [],
-        "unregistered_frameworks": [],
-    }))
+    #[derive(serde::Serialize)]
+    struct StateView<'a> {
+        version: &'static str,
+        paddock_version: &'static str,
+        build_date: &'static str,
+        build_time: u32,
+        build_user: &'static str,
+        start_time: f64,
+        elected_time: f64,
+        id: &'a str,
+        pid: &'a str,
+        hostname: &'a str,
+        activated_slaves: usize,
+        deactivated_slaves: usize,
+        unreachable_slaves: usize,
+        leader: &'a str,
+        leader_info: paddock_proto::mesos::MasterInfo,
+        capabilities: [&'static str; 2],
+        flags: Value,
+        slaves: Vec<state_json::AgentView<'a>>,
+        recovered_slaves: [(); 0],
+        frameworks: Vec<state_json::FrameworkView<'a>>,
+        completed_frameworks: Vec<state_json::FrameworkView<'a>>,
+        orphan_tasks: [(); 0],
+        unregistered_frameworks: [(); 0],
+    }
+    json_bytes(&StateView {
+        version: paddock_proto::MESOS_COMPAT_VERSION,
+        paddock_version: paddock_proto::PADDOCK_VERSION,
+        build_date: "",
+        build_time: 0,
+        build_user: "paddock",
+        start_time: m.start_time,
+        elected_time: m.start_time,
+        id: &m.id,
+        pid: &pid,
+        hostname: &shared.hostname,
+        activated_slaves: activated,
+        deactivated_slaves: deactivated,
+        unreachable_slaves: unreachable,
+        leader: &pid,
+        leader_info: info,
+        capabilities: ["AGENT_UPDATE", "AGENT_DRAINING"],
+        flags: flags_json(m),
+        slaves,
+        recovered_slaves: [],
+        frameworks,
+        completed_frameworks: completed,
+        orphan_tasks: [],
+        unregistered_frameworks: [],
+    })
 }
 
 fn flags_json(m: &crate::core::Master) -> Value {
@@ -122,10 +157,10 @@ pub async fn flags(State(shared): State<Arc<Shared>>) -> Json<Value> {
     Json(json!({ "flags": flags_json(&hub.core) }))
 }
 
-pub async fn slaves(State(shared): State<Arc<Shared>>) -> Json<Value> {
+pub async fn slaves(State(shared): State<Arc<Shared>>) -> Response {
     let hub = shared.lock();
     let m = &hub.core;
-    let slaves: Vec<Value> = m
+    let slaves: Vec<_> = m
         .agents
         .values()
         .filter(|a| a.reachable)
@@ -137,27 +172,44 @@ pub async fn slaves(State(shared): State<Arc<Shared>>) -> Json<Value> {
         .filter(|a| !a.reachable)
         .map(|a| json!({"id": a.id.value, "hostname": a.hostname}))
         .collect();
-    Json(json!({ "slaves": slaves, "recovered_slaves": [], "unreachable_slaves": unreachable }))
+    #[derive(serde::Serialize)]
+    struct Slaves<'a> {
+        slaves: Vec<state_json::AgentView<'a>>,
+        recovered_slaves: [(); 0],
+        unreachable_slaves: Vec<Value>,
+    }
+    json_bytes(&Slaves {
+        slaves,
+        recovered_slaves: [],
+        unreachable_slaves: unreachable,
+    })
 }
 
-pub async fn frameworks(State(shared): State<Arc<Shared>>) -> Json<Value> {
+pub async fn frameworks(State(shared): State<Arc<Shared>>) -> Response {
     let hub = shared.lock();
     let m = &hub.core;
-    let frameworks: Vec<Value> = m
+    let grouped = state_json::ByFramework::new(m);
+    let frameworks: Vec<_> = m
         .frameworks
         .values()
-        .map(|f| state_json::framework(m, f, true))
+        .map(|f| state_json::framework(m, f, Some(&grouped), false))
         .collect();
-    let completed: Vec<Value> = m
+    let completed: Vec<_> = m
         .completed_frameworks
         .iter()
-        .map(|f| state_json::completed_framework(m, f))
+        .map(|f| state_json::framework(m, f, Some(&grouped), true))
         .collect();
-    Json(json!({
-        "frameworks": frameworks,
-        "completed_frameworks": completed,
-        "unregistered_frameworks": [],
-    }))
+    #[derive(serde::Serialize)]
+    struct Frameworks<'a> {
+        frameworks: Vec<state_json::FrameworkView<'a>>,
+        completed_frameworks: Vec<state_json::FrameworkView<'a>>,
+        unregistered_frameworks: [(); 0],
+    }
+    json_bytes(&Frameworks {
+        frameworks,
+        completed_frameworks: completed,
+        unregistered_frameworks: [],
+    })
 }
 
 /// `/master/tasks?limit=&offset=&order=asc|des&framework_id=&task_id=`,
@@ -165,7 +217,7 @@ pub async fn frameworks(State(shared): State<Arc<Shared>>) -> Json<Value> {
 pub async fn tasks(
     State(shared): State<Arc<Shared>>,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let parse = |key: &str, default: usize| -> Result<usize, ApiError> {
         match q.get(key) {
             None => Ok(default),
@@ -203,13 +255,17 @@ pub async fn tasks(
     if order == "des" {
         all.reverse();
     }
-    let page: Vec<Value> = all
+    let tasks: Vec<_> = all
         .into_iter()
         .skip(offset)
         .take(limit)
         .map(state_json::task)
         .collect();
-    Ok(Json(json!({ "tasks": page })))
+    #[derive(serde::Serialize)]
+    struct Page<'a> {
+        tasks: Vec<state_json::TaskView<'a>>,
+    }
+    Ok(json_bytes(&Page { tasks }))
 }
 
 pub async fn redirect(State(shared): State<Arc<Shared>>) -> Response {

@@ -1,177 +1,303 @@
 //! The v0 JSON shapes of `/master/state` and friends (Mesos
 //! `readonly_handler.cpp`): flat resource maps, tasks nested under their
 //! frameworks.
+//!
+//! Views borrow from the core and serialize straight to bytes: at 100k tasks
+//! an intermediate `serde_json::Value` tree cost seconds and hundreds of MB.
 
-use serde_json::{json, Value};
+use std::borrow::Cow;
+use std::collections::HashMap;
 
+use paddock_proto::mesos::{FrameworkId, Label, TaskState};
 use paddock_proto::resources::{attributes_flat_json, Resources};
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Serialize, Serializer};
+use serde_json::Value;
 
 use crate::core::{Agent, Framework, Master, Task};
 
-pub fn task(t: &Task) -> Value {
-    let executor_id = t
-        .info
-        .executor
-        .as_ref()
-        .map(|e| e.executor_id.value.clone())
-        .unwrap_or_default();
-    let statuses: Vec<Value> = t
-        .statuses
-        .iter()
-        .map(|(state, ts)| json!({"state": state.as_str(), "timestamp": ts}))
-        .collect();
-    let mut v = json!({
-        "id": t.info.task_id.value,
-        "name": t.info.name,
-        "framework_id": t.framework_id.value,
-        "executor_id": executor_id,
-        "slave_id": t.agent_id.value,
-        "agent_id": t.agent_id.value,
-        "state": t.state.as_str(),
-        "resources": t.resources.to_flat_json(),
-        "role": t.role,
-        "statuses": statuses,
-    });
-    if let Some(obj) = v.as_object_mut() {
-        if let Some(l) = &t.info.labels {
-            obj.insert(
-                "labels".into(),
-                serde_json::to_value(&l.labels).unwrap_or(Value::Null),
-            );
+/// Resources as Mesos's flat v0 map: `{"cpus":4,"mem":4096,"ports":"[…]"}`.
+pub struct Flat<'a>(pub Cow<'a, Resources>);
+
+impl Serialize for Flat<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let r = &*self.0;
+        let mut m = s.serialize_map(None)?;
+        for base in ["cpus", "disk", "gpus", "mem"] {
+            m.serialize_entry(base, &r.scalar(base))?;
         }
-        if let Some(d) = &t.info.discovery {
-            obj.insert("discovery".into(), d.clone());
-        }
-        if let Some(c) = &t.info.container {
-            obj.insert("container".into(), c.clone());
-        }
-        if let Some(s) = &t.last_status {
-            if let Some(h) = s.healthy {
-                obj.insert("healthy".into(), Value::Bool(h));
+        for (k, v) in r.scalars() {
+            if !["cpus", "disk", "gpus", "mem"].contains(&k) {
+                m.serialize_entry(k, &v)?;
             }
         }
+        for name in r.range_names() {
+            if let Some(set) = r.range_set(name) {
+                m.serialize_entry(name, &set.to_string())?;
+            }
+        }
+        m.end()
     }
-    v
 }
 
-pub fn agent(m: &Master, a: &Agent) -> Value {
+struct Statuses<'a>(&'a [(TaskState, f64)]);
+
+impl Serialize for Statuses<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct One {
+            state: &'static str,
+            timestamp: f64,
+        }
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for (state, ts) in self.0 {
+            seq.serialize_element(&One {
+                state: state.as_str(),
+                timestamp: *ts,
+            })?;
+        }
+        seq.end()
+    }
+}
+
+#[derive(Serialize)]
+pub struct TaskView<'a> {
+    id: &'a str,
+    name: &'a str,
+    framework_id: &'a str,
+    executor_id: &'a str,
+    slave_id: &'a str,
+    agent_id: &'a str,
+    state: &'static str,
+    resources: Flat<'a>,
+    role: &'a str,
+    statuses: Statuses<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    labels: Option<&'a Vec<Label>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    discovery: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    container: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    healthy: Option<bool>,
+}
+
+pub fn task(t: &Task) -> TaskView<'_> {
+    TaskView {
+        id: &t.info.task_id.value,
+        name: &t.info.name,
+        framework_id: &t.framework_id.value,
+        executor_id: t
+            .info
+            .executor
+            .as_ref()
+            .map(|e| e.executor_id.value.as_str())
+            .unwrap_or(""),
+        slave_id: &t.agent_id.value,
+        agent_id: &t.agent_id.value,
+        state: t.state.as_str(),
+        resources: Flat(Cow::Borrowed(&t.resources)),
+        role: &t.role,
+        statuses: Statuses(&t.statuses),
+        labels: t.info.labels.as_ref().map(|l| &l.labels),
+        discovery: t.info.discovery.as_ref(),
+        container: t.info.container.as_ref(),
+        healthy: t.last.healthy,
+    }
+}
+
+#[derive(Serialize)]
+pub struct AgentView<'a> {
+    id: &'a str,
+    hostname: &'a str,
+    port: u32,
+    pid: String,
+    attributes: Value,
+    registered_time: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reregistered_time: Option<f64>,
+    resources: Flat<'a>,
+    used_resources: Flat<'a>,
+    offered_resources: Flat<'a>,
+    reserved_resources: Value,
+    unreserved_resources: Flat<'a>,
+    active: bool,
+    deactivated: bool,
+    version: &'a str,
+    capabilities: [&'static str; 0],
+}
+
+pub fn agent<'a>(m: &Master, a: &'a Agent) -> AgentView<'a> {
     let (used, offered) = m
         .allocator
         .agent_totals(&a.id)
         .map(|(_, u, o)| (u, o))
         .unwrap_or_default();
-    let mut v = json!({
-        "id": a.id.value,
-        "hostname": a.hostname,
-        "port": a.port,
-        "pid": format!("slave(1)@{}:{}", a.ip, a.port),
-        "attributes": attributes_flat_json(&a.attributes),
-        "registered_time": a.registered_time,
-        "resources": a.total.to_flat_json(),
-        "used_resources": used.to_flat_json(),
-        "offered_resources": offered.to_flat_json(),
-        "reserved_resources": {},
-        "unreserved_resources": a.total.to_flat_json(),
-        "active": a.connected && a.reachable,
-        "deactivated": false,
-        "version": a.version,
-        "capabilities": [],
-    });
-    if let (Some(t), Some(obj)) = (a.reregistered_time, v.as_object_mut()) {
-        obj.insert("reregistered_time".into(), json!(t));
+    AgentView {
+        id: &a.id.value,
+        hostname: &a.hostname,
+        port: a.port,
+        pid: format!("slave(1)@{}:{}", a.ip, a.port),
+        attributes: attributes_flat_json(&a.attributes),
+        registered_time: a.registered_time,
+        reregistered_time: a.reregistered_time,
+        resources: Flat(Cow::Borrowed(&a.total)),
+        used_resources: Flat(Cow::Owned(used)),
+        offered_resources: Flat(Cow::Owned(offered)),
+        reserved_resources: Value::Object(Default::default()),
+        unreserved_resources: Flat(Cow::Borrowed(&a.total)),
+        active: a.connected && a.reachable,
+        deactivated: false,
+        version: &a.version,
+        capabilities: [],
     }
-    v
 }
 
-pub fn framework(m: &Master, f: &Framework, with_tasks: bool) -> Value {
-    let (used, offered) = m.allocator.framework_allocation(&f.id);
-    let mut v = json!({
-        "id": f.id.value,
-        "name": f.info.name,
-        "user": f.info.user,
-        "role": f.role,
-        "hostname": f.info.hostname.clone().unwrap_or_default(),
-        "webui_url": f.info.webui_url.clone().unwrap_or_default(),
-        "principal": f.info.principal,
-        "capabilities": f.info.capabilities.iter().map(|c| c.kind.clone()).collect::<Vec<_>>(),
-        "active": f.active,
-        "connected": f.connected,
-        "recovered": f.recovered,
-        "failover_timeout": f.info.failover_timeout.unwrap_or(0.0),
-        "checkpoint": f.info.checkpoint.unwrap_or(false),
-        "registered_time": f.registered_time,
-        "unregistered_time": f.unregistered_time.unwrap_or(0.0),
-        "used_resources": used.to_flat_json(),
-        "offered_resources": offered.to_flat_json(),
-        "resources": used.plus(&offered).to_flat_json(),
-        "drf_share": m.allocator.framework_share(&f.id),
-    });
-    if let Some(obj) = v.as_object_mut() {
-        if let Some(t) = f.reregistered_time {
-            obj.insert("reregistered_time".into(), json!(t));
-        }
-        if with_tasks {
-            let tasks: Vec<Value> = m
-                .tasks
-                .values()
-                .filter(|t| {
-                    t.framework_id == f.id
-                        && t.state != paddock_proto::mesos::TaskState::TaskUnreachable
-                })
-                .map(task)
-                .collect();
-            let unreachable: Vec<Value> = m
-                .tasks
-                .values()
-                .filter(|t| {
-                    t.framework_id == f.id
-                        && t.state == paddock_proto::mesos::TaskState::TaskUnreachable
-                })
-                .map(task)
-                .collect();
-            let completed: Vec<Value> = m
-                .completed_tasks
-                .iter()
-                .filter(|t| t.framework_id == f.id)
-                .map(task)
-                .collect();
-            let offers: Vec<Value> = m
-                .offers
-                .values()
-                .filter(|o| o.offer.framework_id == f.id)
-                .map(|o| {
-                    json!({
-                        "id": o.offer.id.value,
-                        "framework_id": f.id.value,
-                        "slave_id": o.offer.agent_id.value,
-                        "resources": o.resources.to_flat_json(),
-                    })
-                })
-                .collect();
-            obj.insert("tasks".into(), Value::Array(tasks));
-            obj.insert("unreachable_tasks".into(), Value::Array(unreachable));
-            obj.insert("completed_tasks".into(), Value::Array(completed));
-            obj.insert("offers".into(), Value::Array(offers));
-            obj.insert("executors".into(), Value::Array(Vec::new()));
-        }
-    }
-    v
+#[derive(Serialize)]
+pub struct OfferView<'a> {
+    id: &'a str,
+    framework_id: &'a str,
+    slave_id: &'a str,
+    resources: Flat<'a>,
 }
 
-pub fn completed_framework(m: &Master, f: &Framework) -> Value {
-    let mut v = framework(m, f, false);
-    if let Some(obj) = v.as_object_mut() {
-        let completed: Vec<Value> = m
-            .completed_tasks
+#[derive(Serialize)]
+pub struct FrameworkView<'a> {
+    id: &'a str,
+    name: &'a str,
+    user: &'a str,
+    role: &'a str,
+    hostname: &'a str,
+    webui_url: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    principal: Option<&'a str>,
+    capabilities: Vec<&'a str>,
+    active: bool,
+    connected: bool,
+    recovered: bool,
+    failover_timeout: f64,
+    checkpoint: bool,
+    registered_time: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reregistered_time: Option<f64>,
+    unregistered_time: f64,
+    used_resources: Flat<'a>,
+    offered_resources: Flat<'a>,
+    resources: Flat<'a>,
+    drf_share: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tasks: Option<Vec<TaskView<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unreachable_tasks: Option<Vec<TaskView<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    completed_tasks: Option<Vec<TaskView<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    offers: Option<Vec<OfferView<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    executors: Option<[(); 0]>,
+}
+
+/// One framework's tasks: live, unreachable, completed.
+type Groups<'a> = (Vec<&'a Task>, Vec<&'a Task>, Vec<&'a Task>);
+
+/// Tasks of every framework, grouped once.
+#[derive(Default)]
+pub struct ByFramework<'a> {
+    map: HashMap<&'a FrameworkId, Groups<'a>>,
+}
+
+impl<'a> ByFramework<'a> {
+    pub fn new(m: &'a Master) -> Self {
+        let mut map: HashMap<&FrameworkId, Groups<'a>> = HashMap::new();
+        for t in m.tasks.values() {
+            let e = map.entry(&t.framework_id).or_default();
+            if t.state == TaskState::TaskUnreachable {
+                e.1.push(t);
+            } else {
+                e.0.push(t);
+            }
+        }
+        for t in &m.completed_tasks {
+            map.entry(&t.framework_id).or_default().2.push(t);
+        }
+        ByFramework { map }
+    }
+}
+
+pub fn framework<'a>(
+    m: &'a Master,
+    f: &'a Framework,
+    tasks: Option<&ByFramework<'a>>,
+    completed: bool,
+) -> FrameworkView<'a> {
+    let (used, offered) = if completed {
+        Default::default()
+    } else {
+        m.allocator.framework_allocation(&f.id)
+    };
+    let total = used.plus(&offered);
+    let group = tasks.and_then(|t| t.map.get(&f.id));
+    let view = |v: Option<&Vec<&'a Task>>| {
+        v.map(|ts| ts.iter().map(|t| task(t)).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    FrameworkView {
+        id: &f.id.value,
+        name: &f.info.name,
+        user: &f.info.user,
+        role: &f.role,
+        hostname: f.info.hostname.as_deref().unwrap_or(""),
+        webui_url: f.info.webui_url.as_deref().unwrap_or(""),
+        principal: f.info.principal.as_deref(),
+        capabilities: f
+            .info
+            .capabilities
             .iter()
-            .filter(|t| t.framework_id == f.id)
-            .map(task)
-            .collect();
-        obj.insert("tasks".into(), Value::Array(Vec::new()));
-        obj.insert("completed_tasks".into(), Value::Array(completed));
-        obj.insert("offers".into(), Value::Array(Vec::new()));
-        obj.insert("executors".into(), Value::Array(Vec::new()));
-        obj.insert("used_resources".into(), Resources::new().to_flat_json());
+            .map(|c| c.kind.as_str())
+            .collect(),
+        active: f.active,
+        connected: f.connected,
+        recovered: f.recovered,
+        failover_timeout: f.info.failover_timeout.unwrap_or(0.0),
+        checkpoint: f.info.checkpoint.unwrap_or(false),
+        registered_time: f.registered_time,
+        reregistered_time: f.reregistered_time,
+        unregistered_time: f.unregistered_time.unwrap_or(0.0),
+        drf_share: if completed {
+            0.0
+        } else {
+            m.allocator.framework_share(&f.id)
+        },
+        used_resources: Flat(Cow::Owned(used)),
+        offered_resources: Flat(Cow::Owned(offered)),
+        resources: Flat(Cow::Owned(total)),
+        tasks: tasks.map(|_| {
+            if completed {
+                Vec::new()
+            } else {
+                view(group.map(|g| &g.0))
+            }
+        }),
+        unreachable_tasks: tasks.map(|_| {
+            if completed {
+                Vec::new()
+            } else {
+                view(group.map(|g| &g.1))
+            }
+        }),
+        completed_tasks: tasks.map(|_| view(group.map(|g| &g.2))),
+        offers: tasks.map(|_| {
+            m.offers
+                .values()
+                .filter(|o| !completed && o.offer.framework_id == f.id)
+                .map(|o| OfferView {
+                    id: &o.offer.id.value,
+                    framework_id: &f.id.value,
+                    slave_id: &o.offer.agent_id.value,
+                    resources: Flat(Cow::Borrowed(&o.resources)),
+                })
+                .collect()
+        }),
+        executors: tasks.map(|_| []),
     }
-    v
 }
