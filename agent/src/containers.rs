@@ -212,6 +212,7 @@ pub fn run_task(agent: &Arc<Agent>, framework: FrameworkInfo, task: TaskInfo) {
                     recovered: false,
                     kill_deadline: None,
                     kill_requested: false,
+                    pending_kills: Vec::new(),
                 },
             );
             drop(inner);
@@ -387,7 +388,10 @@ async fn poll_exit(pid: u32, start: Option<u64>) {
 /// Watches an executor and cleans up after it.
 pub fn watch(agent: Arc<Agent>, cid: String, pid: u32) {
     tokio::spawn(async move {
-        let code = wait_exit(pid).await;
+        let code = tokio::select! {
+            code = wait_exit(pid) => code,
+            _ = agent.stop.cancelled() => return,
+        };
         tracing::info!(container = %cid, pid, code = ?code, "executor exited");
         executor_exited(&agent, &cid, code);
     });
@@ -542,18 +546,19 @@ pub fn kill_task(agent: &Arc<Agent>, fw: &FrameworkId, task: &TaskId, grace_over
     let deadline = Instant::now() + grace.unwrap_or(DEFAULT_GRACE) + KILL_ESCALATION;
     c.kill_deadline = Some(c.kill_deadline.map_or(deadline, |d| d.min(deadline)));
     c.kill_requested = true;
-    if let Some(tx) = &c.executor_tx {
-        let ev = ExecEvent::Kill {
-            kill: KillEvent {
-                task_id: task.clone(),
-                kill_policy: grace.map(|g| KillPolicy {
-                    grace_period: Some(DurationInfo {
-                        nanoseconds: g.as_nanos() as i64,
-                    }),
-                }),
-            },
-        };
-        let _ = tx.send(encode(&ev));
+    let kill = KillEvent {
+        task_id: task.clone(),
+        kill_policy: grace.map(|g| KillPolicy {
+            grace_period: Some(DurationInfo {
+                nanoseconds: g.as_nanos() as i64,
+            }),
+        }),
+    };
+    match &c.executor_tx {
+        Some(tx) => {
+            let _ = tx.send(encode(&ExecEvent::Kill { kill }));
+        }
+        None => c.pending_kills.push(kill),
     }
 }
 
@@ -651,17 +656,11 @@ pub fn recover(agent: &Arc<Agent>) {
                 recovered: true,
                 kill_deadline: None,
                 kill_requested: false,
+                pending_kills: Vec::new(),
             },
         );
         match (alive, pid) {
-            (true, Some(pid)) => {
-                let agent = agent.clone();
-                let cid = cid.clone();
-                tokio::spawn(async move {
-                    let code = wait_exit(pid).await;
-                    executor_exited(&agent, &cid, code);
-                });
-            }
+            (true, Some(pid)) => watch(agent.clone(), cid.clone(), pid),
             _ => dead.push(cid),
         }
     }

@@ -88,6 +88,12 @@ pub async fn run(
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         let _ = tcp.set_nodelay(true);
     });
+    let stopper = agent.clone();
+    let shutdown = async move {
+        shutdown.await;
+        tracing::info!("agent stopping; tasks keep running");
+        stopper.stop();
+    };
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

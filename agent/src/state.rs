@@ -32,6 +32,9 @@ pub struct Container {
     /// When an unanswered kill escalates to destroying the container.
     pub kill_deadline: Option<Instant>,
     pub kill_requested: bool,
+    /// KILL events for an executor that is not subscribed right now (e.g.
+    /// reconnecting after an agent restart); delivered when it subscribes.
+    pub pending_kills: Vec<paddock_proto::executor::KillEvent>,
 }
 
 impl Container {
@@ -77,6 +80,9 @@ pub struct Agent {
     pub total: Resources,
     pub checkpoint: Checkpoint,
     pub start_time: f64,
+    /// Cancelled when this agent stops: its executor watchers end with it
+    /// (the executors do not) and no new executor stream is opened.
+    pub stop: tokio_util::sync::CancellationToken,
     inner: Mutex<Inner>,
 }
 
@@ -97,6 +103,7 @@ impl Agent {
             total,
             checkpoint,
             start_time: paddock_proto::mesos::now_secs(),
+            stop: tokio_util::sync::CancellationToken::new(),
             inner: Mutex::new(Inner {
                 agent_id,
                 master_id: None,
@@ -112,6 +119,18 @@ impl Agent {
 
     pub fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Stops this agent's own work without touching tasks: watchers end and
+    /// every executor event stream closes (executors retry SUBSCRIBE until an
+    /// agent answers again), so the HTTP server can finish.
+    pub fn stop(&self) {
+        self.stop.cancel();
+        let mut inner = self.lock();
+        inner.master_tx = None;
+        for c in inner.containers.values_mut() {
+            c.executor_tx = None;
+        }
     }
 
     /// `ip:port` as executors reach us (MESOS_AGENT_ENDPOINT).

@@ -130,24 +130,46 @@ pub fn acknowledge(agent: &Agent, inner: &mut Inner, task: &TaskId, uuid: &str) 
     {
         tracing::warn!(task = %task, "cannot checkpoint an acknowledgement: {e}");
     }
-    if let Some(entry) = inner.tasks.get(task) {
-        if let Some(c) = inner.containers.get(&entry.container_id) {
-            if let Some(tx) = &c.executor_tx {
-                let ev = ExecEvent::Acknowledged {
-                    acknowledged: Acknowledged {
-                        task_id: task.clone(),
-                        uuid: uuid.to_string(),
-                    },
-                };
-                let _ = tx.send(crate::http::executor_api::encode(&ev));
-            }
-        }
-    }
+    tell_executor_acked(inner, task, uuid);
     if more {
         send_head(inner, task, Instant::now());
     } else if acked.is_some_and(|s| s.state.is_terminal()) {
         inner.streams.remove(task);
         agent.checkpoint.remove_stream(&fw, task);
+    }
+}
+
+/// Sends ACKNOWLEDGED for `uuid` on the stream of the executor running `task`.
+pub fn tell_executor_acked(inner: &Inner, task: &TaskId, uuid: &str) {
+    let Some(entry) = inner.tasks.get(task) else {
+        return;
+    };
+    let Some(tx) = inner
+        .containers
+        .get(&entry.container_id)
+        .and_then(|c| c.executor_tx.as_ref())
+    else {
+        return;
+    };
+    let ev = ExecEvent::Acknowledged {
+        acknowledged: Acknowledged {
+            task_id: task.clone(),
+            uuid: uuid.to_string(),
+        },
+    };
+    let _ = tx.send(crate::http::executor_api::encode(&ev));
+}
+
+/// Whether the framework has already acknowledged `uuid` for `task`: an
+/// executor that missed the ACKNOWLEDGED event (its stream was down) sends
+/// such an update again and must hear about the acknowledgement instead.
+pub fn already_acknowledged(inner: &Inner, task: &TaskId, uuid: &str) -> bool {
+    match inner.streams.get(task) {
+        Some(s) => {
+            s.seen.contains(uuid) && !s.pending.iter().any(|p| p.uuid.as_deref() == Some(uuid))
+        }
+        // The stream is dropped once its terminal update is acknowledged.
+        None => inner.tasks.get(task).is_some_and(|t| t.state.is_terminal()),
     }
 }
 
@@ -212,4 +234,165 @@ pub fn recover(
         }
     }
     latest
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use paddock_proto::internal::agent_message::Kind;
+    use paddock_proto::mesos::{AgentId, TaskState};
+    use tokio::sync::mpsc;
+
+    use super::*;
+    use crate::AgentConfig;
+
+    fn agent(dir: &std::path::Path) -> Arc<Agent> {
+        let config = AgentConfig {
+            master: "127.0.0.1:1".into(),
+            bind: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            port: 1,
+            hostname: "h".into(),
+            advertise_ip: "127.0.0.1".into(),
+            work_dir: dir.to_path_buf(),
+            resources: None,
+            attributes: Vec::new(),
+            executor_binary: "/bin/false".into(),
+            cgroup_root: "unused".into(),
+            executor_reregister_timeout: Duration::from_secs(1),
+        };
+        Arc::new(Agent::new(config, Default::default()).unwrap())
+    }
+
+    fn status(task: &str, state: TaskState, uuid: &str) -> TaskStatus {
+        TaskStatus {
+            task_id: TaskId::new(task),
+            state,
+            uuid: Some(uuid.into()),
+            ..Default::default()
+        }
+    }
+
+    /// Connects a fake master channel; returns what it receives.
+    fn connect(agent: &Agent) -> mpsc::UnboundedReceiver<AgentMessage> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut inner = agent.lock();
+        inner.agent_id = Some(AgentId::new("A1"));
+        inner.master_tx = Some(tx);
+        rx
+    }
+
+    fn sent(rx: &mut mpsc::UnboundedReceiver<AgentMessage>) -> Vec<(String, TaskStatus)> {
+        let mut out = Vec::new();
+        while let Ok(m) = rx.try_recv() {
+            if let Some(Kind::StatusUpdate(u)) = m.kind {
+                let st: TaskStatus = serde_json::from_str(&u.status_json).unwrap();
+                out.push((u.status_json.clone(), st));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn one_update_in_flight_per_task_in_order_with_duplicates_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let agent = agent(dir.path());
+        let mut rx = connect(&agent);
+        let fw = FrameworkId::new("F");
+        let t = TaskId::new("t");
+        let mut inner = agent.lock();
+        enqueue(
+            &agent,
+            &mut inner,
+            &fw,
+            status("t", TaskState::TaskRunning, "u1"),
+        )
+        .unwrap();
+        enqueue(
+            &agent,
+            &mut inner,
+            &fw,
+            status("t", TaskState::TaskFinished, "u2"),
+        )
+        .unwrap();
+        // An executor retry of u1 is not a new update.
+        enqueue(
+            &agent,
+            &mut inner,
+            &fw,
+            status("t", TaskState::TaskRunning, "u1"),
+        )
+        .unwrap();
+        let out = sent(&mut rx);
+        assert_eq!(out.len(), 1, "only the head is in flight");
+        assert_eq!(out[0].1.uuid.as_deref(), Some("u1"));
+        assert_eq!(out[0].1.agent_id, Some(AgentId::new("A1")));
+        assert_eq!(inner.streams[&t].pending.len(), 2);
+
+        // An acknowledgement for anything but the head changes nothing.
+        acknowledge(&agent, &mut inner, &t, "u2");
+        assert!(sent(&mut rx).is_empty());
+        assert!(!already_acknowledged(&inner, &t, "u1"));
+
+        acknowledge(&agent, &mut inner, &t, "u1");
+        let out = sent(&mut rx);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].1.state, TaskState::TaskFinished);
+        assert!(already_acknowledged(&inner, &t, "u1"));
+        assert!(!already_acknowledged(&inner, &t, "u2"));
+
+        // The terminal update's acknowledgement ends the stream on disk too.
+        acknowledge(&agent, &mut inner, &t, "u2");
+        assert!(!inner.streams.contains_key(&t));
+        assert!(agent.checkpoint.streams().is_empty());
+    }
+
+    #[test]
+    fn streams_recover_from_the_checkpoint_and_resend_their_head() {
+        let dir = tempfile::tempdir().unwrap();
+        let fw = FrameworkId::new("F");
+        let t = TaskId::new("t");
+        {
+            let agent = agent(dir.path());
+            let mut inner = agent.lock();
+            enqueue(
+                &agent,
+                &mut inner,
+                &fw,
+                status("t", TaskState::TaskStarting, "u1"),
+            )
+            .unwrap();
+            enqueue(
+                &agent,
+                &mut inner,
+                &fw,
+                status("t", TaskState::TaskRunning, "u2"),
+            )
+            .unwrap();
+            // Nobody is connected: the head waits, unsent.
+            assert!(inner.streams[&t].next_retry.is_none());
+            acknowledge(&agent, &mut inner, &t, "u1");
+        }
+        let agent = agent(dir.path());
+        let mut inner = agent.lock();
+        let latest = recover(&agent, &mut inner);
+        assert_eq!(
+            latest,
+            vec![(fw.clone(), t.clone(), TaskState::TaskRunning)]
+        );
+        let pending: Vec<_> = inner.streams[&t]
+            .pending
+            .iter()
+            .map(|s| s.uuid.clone().unwrap())
+            .collect();
+        assert_eq!(pending, ["u2"]);
+        // A retry of an update from before the restart is still a duplicate.
+        assert!(inner.streams[&t].seen.contains("u1"));
+        drop(inner);
+        let mut rx = connect(&agent);
+        resend_all(&mut agent.lock());
+        let out = sent(&mut rx);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].1.uuid.as_deref(), Some("u2"));
+    }
 }

@@ -95,6 +95,11 @@ fn update(agent: &Agent, call: Call) -> Response {
         status.source = Some(Source::SourceExecutor);
     }
     let mut inner = agent.lock();
+    let uuid = status.uuid.clone().unwrap_or_default();
+    if !uuid.is_empty() && updates::already_acknowledged(&inner, &status.task_id, &uuid) {
+        updates::tell_executor_acked(&inner, &status.task_id, &uuid);
+        return StatusCode::ACCEPTED.into_response();
+    }
     match updates::enqueue(agent, &mut inner, &call.framework_id, status) {
         Ok(()) => StatusCode::ACCEPTED.into_response(),
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
@@ -115,9 +120,23 @@ fn subscribe(agent: Arc<Agent>, call: Call) -> Response {
     let gen = {
         let mut inner = agent.lock();
         let info = agent.agent_info(&inner);
-        // Updates the executor sent while we were away count as received.
+        // Updates the executor sent while we were away count as received;
+        // those already acknowledged are acknowledged again below.
+        let mut acked = Vec::new();
         if let Some(sub) = &call.subscribe {
             for u in &sub.unacknowledged_updates {
+                let uuid = u.status.uuid.clone().unwrap_or_default();
+                if !uuid.is_empty()
+                    && updates::already_acknowledged(&inner, &u.status.task_id, &uuid)
+                {
+                    acked.push(Event::Acknowledged {
+                        acknowledged: paddock_proto::executor::Acknowledged {
+                            task_id: u.status.task_id.clone(),
+                            uuid,
+                        },
+                    });
+                    continue;
+                }
                 let mut st = u.status.clone();
                 st.executor_id = Some(call.executor_id.clone());
                 if st.source.is_none() {
@@ -129,6 +148,9 @@ fn subscribe(agent: Arc<Agent>, call: Call) -> Response {
             }
         }
         let framework = inner.frameworks.get(&call.framework_id).cloned();
+        if agent.stop.is_cancelled() {
+            return error(StatusCode::SERVICE_UNAVAILABLE, "the agent is stopping");
+        }
         let Some(c) = inner.containers.get_mut(&cid) else {
             return error(StatusCode::GONE, "the container ended");
         };
@@ -144,6 +166,9 @@ fn subscribe(agent: Arc<Agent>, call: Call) -> Response {
             }),
         };
         let _ = tx.send(encode(&subscribed));
+        for ev in &acked {
+            let _ = tx.send(encode(ev));
+        }
         for task in std::mem::take(&mut c.queued) {
             let ev = Event::Launch {
                 launch: Box::new(LaunchEvent {
@@ -152,6 +177,9 @@ fn subscribe(agent: Arc<Agent>, call: Call) -> Response {
                 }),
             };
             let _ = tx.send(encode(&ev));
+        }
+        for kill in std::mem::take(&mut c.pending_kills) {
+            let _ = tx.send(encode(&Event::Kill { kill }));
         }
         c.executor_tx = Some(tx);
         c.stream_gen += 1;
