@@ -6,11 +6,13 @@
 //! protocol (`internal`, generated from `proto/internal.proto`). Mesos types
 //! are defined once, here, with serde; the gRPC messages carry them as JSON.
 
+pub mod codec;
 pub mod executor;
 pub mod mesos;
 pub mod recordio;
 pub mod resources;
 pub mod scheduler;
+mod small_map;
 
 /// Generated from `proto/internal.proto`.
 pub mod internal {

@@ -4,7 +4,7 @@
 //! sums and differences are exact and "used + offered ≤ total" can be checked
 //! without float drift. Ranges are kept merged and sorted.
 
-use std::collections::BTreeMap;
+use crate::small_map::SmallMap;
 use std::fmt;
 
 use serde_json::{Map, Value};
@@ -141,8 +141,8 @@ impl fmt::Display for RangeSet {
 /// A bag of unreserved resources: named scalars and named range sets.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Resources {
-    scalars: BTreeMap<String, i64>,
-    ranges: BTreeMap<String, RangeSet>,
+    scalars: SmallMap<i64>,
+    ranges: SmallMap<RangeSet>,
 }
 
 fn to_milli(v: f64) -> i64 {
@@ -209,13 +209,13 @@ impl Resources {
     pub fn scalars_only(&self) -> Resources {
         Resources {
             scalars: self.scalars.clone(),
-            ranges: BTreeMap::new(),
+            ranges: SmallMap::default(),
         }
     }
 
     pub fn add(&mut self, other: &Resources) {
         for (k, v) in &other.scalars {
-            *self.scalars.entry(k.clone()).or_insert(0) += v;
+            *self.scalars.entry_or(k, 0) += v;
         }
         for (k, v) in &other.ranges {
             let merged = match self.ranges.get(k) {

@@ -168,6 +168,7 @@ fn main() {
         (m["master/slaves_active"].as_f64()? as usize >= agents).then_some(())
     });
     let registered_in = t0.elapsed();
+    let agents_rss = rss_bytes(master_proc.pid()).unwrap_or(0);
 
     let mut s = Scheduler::subscribe(&master, json!({"user": "root", "name": "scale"}));
     let per_offer = tasks.div_ceil(agents);
@@ -209,9 +210,10 @@ fn main() {
     let (state_time, state_len) = time_state(&master);
     println!("agents={agents} tasks={tasks} registered_in={registered_in:?} launched_running_in={launched_in:?}");
     println!(
-        "master RSS: {:.1} MB (empty master: {:.1} MB)",
+        "master RSS: {:.1} MB (empty master: {:.1} MB; agents registered, no framework: {:.1} MB)",
         rss as f64 / 1e6,
-        base_rss as f64 / 1e6
+        base_rss as f64 / 1e6,
+        agents_rss as f64 / 1e6
     );
     println!(
         "/master/state: {:.0} ms for {:.1} MB (empty: {:.1} ms)",
