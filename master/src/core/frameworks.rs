@@ -140,13 +140,13 @@ impl Master {
         let offers: Vec<_> = self
             .offers
             .values()
-            .filter(|o| &o.offer.framework_id == id)
-            .map(|o| o.offer.id.clone())
+            .filter(|o| &o.framework_id == id)
+            .map(|o| o.id.clone())
             .collect();
         for o in offers {
             if let Some(e) = self.offers.remove(&o) {
                 self.allocator
-                    .recover_offered(&e.offer.agent_id, id, &e.resources, None, now);
+                    .recover_offered(&e.agent_id, id, &e.resources, None, now);
             }
         }
     }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use paddock_proto::internal::MasterMessage;
 use paddock_proto::mesos::{
-    AgentId, Attribute, FrameworkId, FrameworkInfo, Offer, OfferId, TaskId, TaskInfo, TaskState,
+    AgentId, Attribute, FrameworkId, FrameworkInfo, OfferId, TaskId, TaskInfo, TaskState,
 };
 use paddock_proto::resources::Resources;
 use paddock_proto::scheduler::Event;
@@ -134,9 +134,13 @@ pub fn slim_task_info(info: &TaskInfo) -> TaskInfo {
     }
 }
 
+/// An outstanding offer. The `Offer` message itself went to the framework;
+/// the master keeps only what it needs to validate, rescind or show it.
 #[derive(Debug, Clone)]
 pub struct OfferEntry {
-    pub offer: Offer,
+    pub id: OfferId,
+    pub framework_id: FrameworkId,
+    pub agent_id: AgentId,
     pub resources: Resources,
     pub created: Instant,
 }

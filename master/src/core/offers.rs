@@ -56,9 +56,11 @@ impl Master {
                 executor_ids: self.executors_on(&g.framework_id, &g.agent_id),
             };
             self.offers.insert(
-                id,
+                id.clone(),
                 OfferEntry {
-                    offer: offer.clone(),
+                    id,
+                    framework_id: g.framework_id.clone(),
+                    agent_id: g.agent_id.clone(),
                     resources: g.resources,
                     created: now,
                 },
@@ -109,22 +111,14 @@ impl Master {
     ) {
         let refuse = self.refuse_for(filters);
         for id in ids {
-            let belongs = self
-                .offers
-                .get(id)
-                .is_some_and(|o| &o.offer.framework_id == fw);
+            let belongs = self.offers.get(id).is_some_and(|o| &o.framework_id == fw);
             if !belongs {
                 continue;
             }
             if let Some(entry) = self.offers.remove(id) {
                 self.counters.offers_declined += 1;
-                self.allocator.recover_offered(
-                    &entry.offer.agent_id,
-                    fw,
-                    &entry.resources,
-                    refuse,
-                    now,
-                );
+                self.allocator
+                    .recover_offered(&entry.agent_id, fw, &entry.resources, refuse, now);
             }
         }
     }
@@ -160,35 +154,26 @@ impl Master {
                     ));
                     break;
                 }
-                Some(o) if &o.offer.framework_id != fw => {
+                Some(o) if &o.framework_id != fw => {
                     problem = Some(format!("offer '{id}' belongs to another framework"));
                     break;
                 }
                 Some(o) => match &agent {
-                    Some(a) if a != &o.offer.agent_id => {
+                    Some(a) if a != &o.agent_id => {
                         problem = Some("offers span more than one agent".to_string());
                         break;
                     }
-                    _ => agent = Some(o.offer.agent_id.clone()),
+                    _ => agent = Some(o.agent_id.clone()),
                 },
             }
         }
         if let Some(msg) = problem {
             // Valid offers named in a bad call go back, unfiltered.
             for id in &accept.offer_ids {
-                if self
-                    .offers
-                    .get(id)
-                    .is_some_and(|o| &o.offer.framework_id == fw)
-                {
+                if self.offers.get(id).is_some_and(|o| &o.framework_id == fw) {
                     if let Some(e) = self.offers.remove(id) {
-                        self.allocator.recover_offered(
-                            &e.offer.agent_id,
-                            fw,
-                            &e.resources,
-                            None,
-                            now,
-                        );
+                        self.allocator
+                            .recover_offered(&e.agent_id, fw, &e.resources, None, now);
                     }
                 }
             }
@@ -409,9 +394,9 @@ impl Master {
     pub fn rescind_offer(&mut self, id: &OfferId, now: Instant) {
         if let Some(e) = self.offers.remove(id) {
             self.counters.offers_rescinded += 1;
-            let fw = e.offer.framework_id.clone();
+            let fw = e.framework_id.clone();
             self.allocator
-                .recover_offered(&e.offer.agent_id, &fw, &e.resources, None, now);
+                .recover_offered(&e.agent_id, &fw, &e.resources, None, now);
             self.send_framework(
                 &fw,
                 Event::Rescind {
@@ -427,8 +412,8 @@ impl Master {
         let ids: Vec<OfferId> = self
             .offers
             .values()
-            .filter(|o| &o.offer.agent_id == agent)
-            .map(|o| o.offer.id.clone())
+            .filter(|o| &o.agent_id == agent)
+            .map(|o| o.id.clone())
             .collect();
         for id in ids {
             self.rescind_offer(&id, now);
@@ -439,8 +424,8 @@ impl Master {
         let ids: Vec<OfferId> = self
             .offers
             .values()
-            .filter(|o| &o.offer.framework_id == fw)
-            .map(|o| o.offer.id.clone())
+            .filter(|o| &o.framework_id == fw)
+            .map(|o| o.id.clone())
             .collect();
         for id in ids {
             self.rescind_offer(&id, now);
@@ -455,7 +440,7 @@ impl Master {
             .offers
             .values()
             .filter(|o| now.saturating_duration_since(o.created) >= timeout)
-            .map(|o| o.offer.id.clone())
+            .map(|o| o.id.clone())
             .collect();
         for id in ids {
             self.rescind_offer(&id, now);

@@ -289,11 +289,11 @@ pub fn framework<'a>(
         offers: tasks.map(|_| {
             m.offers
                 .values()
-                .filter(|o| !completed && o.offer.framework_id == f.id)
+                .filter(|o| !completed && o.framework_id == f.id)
                 .map(|o| OfferView {
-                    id: &o.offer.id.value,
+                    id: &o.id.value,
                     framework_id: &f.id.value,
-                    slave_id: &o.offer.agent_id.value,
+                    slave_id: &o.agent_id.value,
                     resources: Flat(Cow::Borrowed(&o.resources)),
                 })
                 .collect()
