@@ -175,7 +175,7 @@ impl Master {
                 }
             }
             self.insert_task(Task {
-                info: super::slim_task_info(&info),
+                info: super::TaskMeta::of(&info),
                 framework_id: fw_id,
                 agent_id: agent.clone(),
                 state,

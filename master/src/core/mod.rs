@@ -81,7 +81,7 @@ impl Framework {
 
 #[derive(Debug, Clone)]
 pub struct Task {
-    pub info: TaskInfo,
+    pub info: TaskMeta,
     pub framework_id: FrameworkId,
     pub agent_id: AgentId,
     pub state: TaskState,
@@ -113,24 +113,40 @@ impl LastStatus {
 }
 
 /// What the master keeps of a launched TaskInfo: the fields `/master/state`
-/// shows. The command, data, checks and resource list went to the agent;
-/// keeping them for 100k tasks would cost hundreds of MB.
-pub fn slim_task_info(info: &TaskInfo) -> TaskInfo {
-    TaskInfo {
-        name: info.name.clone(),
-        task_id: info.task_id.clone(),
-        agent_id: info.agent_id.clone(),
-        executor: info
-            .executor
-            .as_ref()
-            .map(|e| paddock_proto::mesos::ExecutorInfo {
-                executor_id: e.executor_id.clone(),
-                ..Default::default()
+/// shows. The command, data, checks and resource list went to the agent; a
+/// full TaskInfo is ~800 bytes even when mostly empty, and the master may
+/// hold 100k of them. Rarely set fields live behind one box.
+#[derive(Debug, Clone, Default)]
+pub struct TaskMeta {
+    pub task_id: TaskId,
+    pub name: String,
+    pub executor: Option<paddock_proto::mesos::ExecutorId>,
+    pub extras: Option<Box<TaskExtras>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TaskExtras {
+    pub labels: Option<paddock_proto::mesos::Labels>,
+    pub discovery: Option<serde_json::Value>,
+    pub container: Option<serde_json::Value>,
+}
+
+impl TaskMeta {
+    pub fn of(info: &TaskInfo) -> TaskMeta {
+        let has_extras =
+            info.labels.is_some() || info.discovery.is_some() || info.container.is_some();
+        TaskMeta {
+            task_id: info.task_id.clone(),
+            name: info.name.clone(),
+            executor: info.executor.as_ref().map(|e| e.executor_id.clone()),
+            extras: has_extras.then(|| {
+                Box::new(TaskExtras {
+                    labels: info.labels.clone(),
+                    discovery: info.discovery.clone(),
+                    container: info.container.clone(),
+                })
             }),
-        container: info.container.clone(),
-        labels: info.labels.clone(),
-        discovery: info.discovery.clone(),
-        ..Default::default()
+        }
     }
 }
 

@@ -86,7 +86,7 @@ impl Master {
             .tasks
             .values()
             .filter(|t| &t.framework_id == fw && &t.agent_id == agent && !t.state.is_terminal())
-            .filter_map(|t| t.info.executor.as_ref().map(|e| e.executor_id.clone()))
+            .filter_map(|t| t.info.executor.clone())
             .collect();
         set.into_iter().collect()
     }
@@ -341,7 +341,7 @@ impl Master {
         self.allocator.offered_to_used(agent, fw, &needed);
         let wall = now_secs();
         self.insert_task(Task {
-            info: super::slim_task_info(&task),
+            info: super::TaskMeta::of(&task),
             framework_id: fw.clone(),
             agent_id: agent.clone(),
             state: TaskState::TaskStaging,

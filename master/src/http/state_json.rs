@@ -91,7 +91,7 @@ pub fn task(t: &Task) -> TaskView<'_> {
             .info
             .executor
             .as_ref()
-            .map(|e| e.executor_id.value.as_str())
+            .map(|e| e.value.as_str())
             .unwrap_or(""),
         slave_id: &t.agent_id.value,
         agent_id: &t.agent_id.value,
@@ -99,9 +99,14 @@ pub fn task(t: &Task) -> TaskView<'_> {
         resources: Flat(Cow::Borrowed(&t.resources)),
         role: &t.role,
         statuses: Statuses(&t.statuses),
-        labels: t.info.labels.as_ref().map(|l| &l.labels),
-        discovery: t.info.discovery.as_ref(),
-        container: t.info.container.as_ref(),
+        labels: t
+            .info
+            .extras
+            .as_ref()
+            .and_then(|x| x.labels.as_ref())
+            .map(|l| &l.labels),
+        discovery: t.info.extras.as_ref().and_then(|x| x.discovery.as_ref()),
+        container: t.info.extras.as_ref().and_then(|x| x.container.as_ref()),
         healthy: t.last.healthy,
     }
 }
