@@ -1,70 +1,112 @@
-//! `paddock tasks` and `paddock task logs|stats|kill`.
+//! `paddock tasks` (the master's `/master/tasks`, filtered) and
+//! `paddock task kill`.
 
-use std::io::Write;
-use std::time::Duration;
+use std::collections::HashMap;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
-use super::client::{pid_address, Master};
-use super::table::{bytes, Table};
-use super::{num, print_json, Common};
+use super::client::{percent_encode, Client};
+use super::table::{age, emit, emit_json, now_secs, num, number, text, Table};
 
-fn all_tasks(m: &Master) -> Result<Vec<Value>, String> {
-    let v = m.get("/master/tasks?limit=100000&order=asc")?;
-    Ok(v["tasks"].as_array().cloned().unwrap_or_default())
+/// `paddock tasks` filters; each matches an id or a friendlier name.
+#[derive(Debug, Default)]
+pub struct Filter {
+    pub state: Option<String>,
+    pub framework: Option<String>,
+    pub agent: Option<String>,
 }
 
-fn find(m: &Master, id: &str) -> Result<Value, String> {
-    all_tasks(m)?
+/// "running" and "TASK_RUNNING" both match TASK_RUNNING.
+pub fn state_matches(state: &str, want: &str) -> bool {
+    let w = want.trim().to_ascii_uppercase();
+    state == w || state.strip_prefix("TASK_") == Some(w.as_str())
+}
+
+/// True for the Mesos states a task never leaves.
+pub fn is_terminal(state: &str) -> bool {
+    matches!(
+        state,
+        "TASK_FINISHED"
+            | "TASK_FAILED"
+            | "TASK_KILLED"
+            | "TASK_LOST"
+            | "TASK_ERROR"
+            | "TASK_DROPPED"
+            | "TASK_GONE"
+            | "TASK_GONE_BY_OPERATOR"
+    )
+}
+
+/// Framework id -> name, live and completed.
+fn framework_names(frameworks: &Value) -> HashMap<String, String> {
+    ["frameworks", "completed_frameworks"]
+        .iter()
+        .flat_map(|k| frameworks[*k].as_array().into_iter().flatten())
+        .filter_map(|f| Some((f["id"].as_str()?.to_string(), text(&f["name"]))))
+        .collect()
+}
+
+/// Ids of the entries of `list` whose id or `name_key` equals `wanted`.
+fn ids_named(list: &[&Value], name_key: &str, wanted: &str) -> Vec<String> {
+    list.iter()
+        .filter(|x| x["id"] == wanted || x[name_key] == wanted)
+        .filter_map(|x| x["id"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// Applies `filter`; `frameworks` and `slaves` are the master's documents
+/// (used to match names and hostnames).
+pub fn select(tasks: Vec<Value>, f: &Filter, frameworks: &Value, slaves: &Value) -> Vec<Value> {
+    let fws: Vec<&Value> = ["frameworks", "completed_frameworks"]
+        .iter()
+        .flat_map(|k| frameworks[*k].as_array().into_iter().flatten())
+        .collect();
+    let agents: Vec<&Value> = slaves["slaves"].as_array().into_iter().flatten().collect();
+    let fw_ids = f
+        .framework
+        .as_deref()
+        .map(|w| (w, ids_named(&fws, "name", w)));
+    let agent_ids = f
+        .agent
+        .as_deref()
+        .map(|w| (w, ids_named(&agents, "hostname", w)));
+    tasks
         .into_iter()
-        .rev()
-        .find(|t| t["id"] == id)
-        .ok_or_else(|| format!("task '{id}' not found"))
+        .filter(|t| {
+            f.state
+                .as_deref()
+                .is_none_or(|s| state_matches(t["state"].as_str().unwrap_or(""), s))
+        })
+        .filter(|t| {
+            fw_ids.as_ref().is_none_or(|(w, ids)| {
+                t["framework_id"] == *w || ids.iter().any(|i| t["framework_id"] == i.as_str())
+            })
+        })
+        .filter(|t| {
+            agent_ids.as_ref().is_none_or(|(w, ids)| {
+                t["slave_id"] == *w || ids.iter().any(|i| t["slave_id"] == i.as_str())
+            })
+        })
+        .collect()
 }
 
-fn state_matches(state: &str, want: &str) -> bool {
-    let w = want.to_ascii_uppercase();
-    state == w || state == format!("TASK_{w}")
+/// The timestamps of a task's first and last status.
+fn first_last(t: &Value) -> (Option<f64>, Option<f64>) {
+    let ts: Vec<f64> = t["statuses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["timestamp"].as_f64())
+        .collect();
+    (
+        ts.iter().copied().reduce(f64::min),
+        ts.iter().copied().reduce(f64::max),
+    )
 }
 
-pub fn list(
-    c: &Common,
-    state: Option<&str>,
-    framework: Option<&str>,
-    agent: Option<&str>,
-) -> Result<(), String> {
-    let m = Master::new(&c.master)?;
-    let mut tasks = all_tasks(&m)?;
-    if let Some(s) = state {
-        tasks.retain(|t| state_matches(t["state"].as_str().unwrap_or(""), s));
-    }
-    if let Some(f) = framework {
-        let fws = m.get("/master/frameworks")?;
-        let ids: Vec<String> = fws["frameworks"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|x| x["name"] == f || x["id"] == f)
-            .filter_map(|x| x["id"].as_str().map(str::to_string))
-            .collect();
-        tasks.retain(|t| {
-            t["framework_id"] == f || ids.iter().any(|i| t["framework_id"] == i.as_str())
-        });
-    }
-    if let Some(a) = agent {
-        let slaves = m.get("/master/slaves")?;
-        let ids: Vec<String> = slaves["slaves"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|x| x["hostname"] == a || x["id"] == a)
-            .filter_map(|x| x["id"].as_str().map(str::to_string))
-            .collect();
-        tasks.retain(|t| ids.iter().any(|i| t["slave_id"] == i.as_str()));
-    }
-    if c.json {
-        return print_json(&Value::Array(tasks));
-    }
+/// The tasks table; `now` is seconds since the epoch.
+pub fn render(tasks: &[Value], frameworks: &Value, now: f64) -> String {
+    let names = framework_names(frameworks);
     let mut t = Table::new(&[
         "ID",
         "NAME",
@@ -73,236 +115,92 @@ pub fn list(
         "AGENT",
         "CPUS",
         "MEM (MB)",
+        "AGE",
+        "UPDATED",
     ]);
-    for task in &tasks {
+    for task in tasks {
+        let fw = text(&task["framework_id"]);
+        let (first, last) = first_last(task);
+        let ago = |x: Option<f64>| x.map(|x| age(now - x)).unwrap_or_else(|| "-".into());
         t.row(vec![
-            task["id"].as_str().unwrap_or_default().to_string(),
-            task["name"].as_str().unwrap_or_default().to_string(),
-            task["state"].as_str().unwrap_or_default().to_string(),
-            task["framework_id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-            task["slave_id"].as_str().unwrap_or_default().to_string(),
-            num(&task["resources"]["cpus"]).to_string(),
-            num(&task["resources"]["mem"]).to_string(),
+            text(&task["id"]),
+            text(&task["name"]),
+            text(&task["state"]),
+            names
+                .get(&fw)
+                .filter(|n| !n.is_empty())
+                .cloned()
+                .unwrap_or(fw),
+            text(&task["slave_id"]),
+            number(num(&task["resources"]["cpus"])),
+            number(num(&task["resources"]["mem"])),
+            ago(first),
+            ago(last),
         ]);
     }
-    print!("{}", t.render());
-    Ok(())
+    t.render()
 }
 
-/// The agent address serving a task.
-fn agent_of(m: &Master, task: &Value) -> Result<String, String> {
-    let slaves = m.get("/master/slaves")?;
-    slaves["slaves"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|s| s["id"] == task["slave_id"])
-        .and_then(|s| s["pid"].as_str().and_then(pid_address))
-        .ok_or_else(|| {
-            format!(
-                "the agent of task '{}' is not reachable",
-                task["id"].as_str().unwrap_or("")
-            )
-        })
-}
-
-/// Finds the task's sandbox directory in an agent's /state.
-pub fn sandbox_in(state: &Value, task: &str) -> Option<String> {
-    let fws = state["frameworks"].as_array().into_iter().flatten().chain(
-        state["completed_frameworks"]
-            .as_array()
-            .into_iter()
-            .flatten(),
-    );
-    for fw in fws {
-        let execs = fw["executors"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .chain(fw["completed_executors"].as_array().into_iter().flatten());
-        for ex in execs {
-            let tasks = ex["tasks"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .chain(ex["completed_tasks"].as_array().into_iter().flatten())
-                .chain(ex["queued_tasks"].as_array().into_iter().flatten());
-            let mut found = false;
-            for t in tasks {
-                found |= t["id"] == task;
-            }
-            if found {
-                return ex["directory"].as_str().map(str::to_string);
-            }
-        }
-    }
-    None
-}
-
-pub fn logs(
-    c: &Common,
-    id: &str,
-    follow: bool,
-    stderr: bool,
-    tail: Option<usize>,
-) -> Result<(), String> {
-    let m = Master::new(&c.master)?;
-    let task = find(&m, id)?;
-    let agent = agent_of(&m, &task)?;
-    let state = m.agent(&agent, "/state")?;
-    let dir =
-        sandbox_in(&state, id).ok_or_else(|| format!("no sandbox for task '{id}' on {agent}"))?;
-    let file = format!("{dir}/{}", if stderr { "stderr" } else { "stdout" });
-    let path: String = url_encode(&file);
-    let size = m.agent(&agent, &format!("/files/read?path={path}&offset=-1"))?["offset"]
-        .as_u64()
-        .unwrap_or(0);
-    let mut offset = match tail {
-        Some(_) => size.saturating_sub(64 * 1024),
-        None => 0,
+pub fn list(c: &Client, json: bool, f: &Filter) -> Result<(), String> {
+    let tasks = c.tasks()?;
+    let frameworks = c.get("/master/frameworks")?;
+    let slaves = if f.agent.is_some() {
+        c.get("/master/slaves")?
+    } else {
+        Value::Null
     };
-    let mut first = true;
-    let mut out = std::io::stdout();
-    loop {
-        let chunk = m.agent(
-            &agent,
-            &format!("/files/read?path={path}&offset={offset}&length=1048576"),
-        )?;
-        let data = chunk["data"].as_str().unwrap_or_default();
-        let mut text = data.to_string();
-        if first {
-            if let Some(n) = tail {
-                let lines: Vec<&str> = data.lines().collect();
-                text = lines[lines.len().saturating_sub(n)..].join("\n");
-                if !text.is_empty() {
-                    text.push('\n');
-                }
-            }
-            first = false;
-        }
-        let _ = out.write_all(text.as_bytes());
-        let _ = out.flush();
-        offset = chunk["offset"].as_u64().unwrap_or(offset) + data.len() as u64;
-        if !data.is_empty() {
-            continue;
-        }
-        if !follow {
-            return Ok(());
-        }
-        let now = find(&m, id)?;
-        let terminal = !matches!(
-            now["state"].as_str(),
-            Some("TASK_STAGING" | "TASK_STARTING" | "TASK_RUNNING" | "TASK_KILLING")
-        );
-        if terminal {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(500));
+    let tasks = select(tasks, f, &frameworks, &slaves);
+    if json {
+        return emit_json(&Value::Array(tasks));
     }
+    emit(&render(&tasks, &frameworks, now_secs()))
 }
 
-fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-pub fn stats(c: &Common, id: &str) -> Result<(), String> {
-    let m = Master::new(&c.master)?;
-    let task = find(&m, id)?;
-    let agent = agent_of(&m, &task)?;
-    let exec = task["executor_id"]
-        .as_str()
-        .filter(|s| !s.is_empty())
-        .unwrap_or(id)
-        .to_string();
-    let all = m.agent(&agent, "/monitor/statistics")?;
-    let entry = all
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|e| e["executor_id"] == exec.as_str())
-        .ok_or_else(|| format!("no statistics for task '{id}' (is it running?)"))?;
-    let s = &entry["statistics"];
-    if c.json {
-        return print_json(entry);
-    }
-    let cpu_total = num(&s["cpus_user_time_secs"]) + num(&s["cpus_system_time_secs"]);
-    let mut t = Table::new(&["METRIC", "VALUE"]);
-    let mut kv = |k: &str, v: String| t.row(vec![k.to_string(), v]);
-    kv("cpus limit", format!("{}", num(&s["cpus_limit"])));
-    kv(
-        "cpu user",
-        format!("{:.2} s", num(&s["cpus_user_time_secs"])),
-    );
-    kv(
-        "cpu system",
-        format!("{:.2} s", num(&s["cpus_system_time_secs"])),
-    );
-    kv("cpu total", format!("{cpu_total:.2} s"));
-    kv(
-        "throttled",
-        format!(
-            "{} of {} periods, {:.2} s",
-            num(&s["cpus_nr_throttled"]),
-            num(&s["cpus_nr_periods"]),
-            num(&s["cpus_throttled_time_secs"])
-        ),
-    );
-    kv("mem rss", bytes(num(&s["mem_rss_bytes"])));
-    kv("mem cache", bytes(num(&s["mem_cache_bytes"])));
-    kv("mem total", bytes(num(&s["mem_total_bytes"])));
-    kv("mem peak", bytes(num(&s["mem_max_usage_bytes"])));
-    kv("mem limit", bytes(num(&s["mem_limit_bytes"])));
-    kv("oom kills", format!("{}", num(&s["mem_oom_kill_count"])));
-    kv(
-        "pids",
-        format!(
-            "{} / {}",
-            num(&s["pids_current"]),
-            s["pids_limit"]
-                .as_u64()
-                .map(|p| p.to_string())
-                .unwrap_or_else(|| "max".into())
-        ),
-    );
-    print!("{}", t.render());
-    Ok(())
-}
-
-pub fn kill(c: &Common, id: &str) -> Result<(), String> {
-    let m = Master::new(&c.master)?;
-    m.post(&format!(
+/// `paddock task kill ID`: asks the master to kill the task.
+pub fn kill(c: &Client, id: &str, json: bool) -> Result<(), String> {
+    c.post(&format!(
         "/paddock/v1/tasks/{}/kill",
-        url_encode(id).replace('/', "%2F")
+        percent_encode(id, false)
     ))?;
-    if !c.json {
-        println!("kill sent to task '{id}'");
+    if json {
+        emit_json(&json!({"id": id, "kill_requested": true}))
+    } else {
+        emit(&format!("kill requested for task '{id}'\n"))
     }
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn finds_the_sandbox_in_agent_state() {
-        let state: Value = serde_json::json!({"frameworks": [{"executors": [
-            {"directory": "/a", "tasks": [{"id": "x"}], "completed_tasks": []},
-            {"directory": "/b", "tasks": [], "completed_tasks": [{"id": "y"}]}
-        ]}], "completed_frameworks": []});
-        assert_eq!(sandbox_in(&state, "x").as_deref(), Some("/a"));
-        assert_eq!(sandbox_in(&state, "y").as_deref(), Some("/b"));
-        assert_eq!(sandbox_in(&state, "z"), None);
+    fn fixture() -> (Vec<Value>, Value, Value) {
+        let tasks: Value = serde_json::from_str(
+            r#"{"tasks":[
+              {"id":"web-1","name":"web","framework_id":"M-0000","executor_id":"",
+               "slave_id":"M-S0","state":"TASK_RUNNING","resources":{"cpus":0.5,"mem":64},
+               "statuses":[{"state":"TASK_STARTING","timestamp":1000.0},
+                           {"state":"TASK_RUNNING","timestamp":1010.0}]},
+              {"id":"batch-7","name":"batch","framework_id":"M-0001","executor_id":"e1",
+               "slave_id":"M-S1","state":"TASK_FAILED","resources":{"cpus":1,"mem":256},
+               "statuses":[]}]}"#,
+        )
+        .unwrap();
+        let frameworks = serde_json::json!({
+            "frameworks": [{"id": "M-0000", "name": "marathon"}],
+            "completed_frameworks": [{"id": "M-0001", "name": ""}]
+        });
+        let slaves = serde_json::json!({"slaves": [
+            {"id": "M-S0", "hostname": "node0"}, {"id": "M-S1", "hostname": "node1"}
+        ]});
+        (
+            tasks["tasks"].as_array().unwrap().clone(),
+            frameworks,
+            slaves,
+        )
+    }
+
+    fn ids(v: &[Value]) -> Vec<&str> {
+        v.iter().map(|t| t["id"].as_str().unwrap()).collect()
     }
 
     #[test]
@@ -310,10 +208,36 @@ mod tests {
         assert!(state_matches("TASK_RUNNING", "running"));
         assert!(state_matches("TASK_RUNNING", "TASK_RUNNING"));
         assert!(!state_matches("TASK_FAILED", "running"));
+        assert!(is_terminal("TASK_FAILED"));
+        assert!(!is_terminal("TASK_KILLING"));
     }
 
     #[test]
-    fn encodes_paths() {
-        assert_eq!(url_encode("/a b/c&d"), "/a%20b/c%26d");
+    fn filters_by_state_framework_name_and_hostname() {
+        let (tasks, fws, slaves) = fixture();
+        let f = |state: Option<&str>, fw: Option<&str>, agent: Option<&str>| Filter {
+            state: state.map(Into::into),
+            framework: fw.map(Into::into),
+            agent: agent.map(Into::into),
+        };
+        let sel = |flt: Filter| select(tasks.clone(), &flt, &fws, &slaves);
+        assert_eq!(ids(&sel(f(None, None, None))), ["web-1", "batch-7"]);
+        assert_eq!(ids(&sel(f(Some("failed"), None, None))), ["batch-7"]);
+        assert_eq!(ids(&sel(f(None, Some("marathon"), None))), ["web-1"]);
+        assert_eq!(ids(&sel(f(None, Some("M-0001"), None))), ["batch-7"]);
+        assert_eq!(ids(&sel(f(None, None, Some("node1")))), ["batch-7"]);
+        assert_eq!(ids(&sel(f(None, None, Some("M-S0")))), ["web-1"]);
+        assert!(sel(f(Some("running"), None, Some("node1"))).is_empty());
+    }
+
+    #[test]
+    fn renders_framework_names_and_ages() {
+        let (tasks, fws, _) = fixture();
+        assert_eq!(
+            render(&tasks, &fws, 1070.0),
+            "ID       NAME   STATE         FRAMEWORK  AGENT  CPUS  MEM (MB)  AGE  UPDATED\n\
+             web-1    web    TASK_RUNNING  marathon   M-S0   0.5   64        70s  60s\n\
+             batch-7  batch  TASK_FAILED   M-0001     M-S1   1     256       -    -\n"
+        );
     }
 }
