@@ -8,7 +8,7 @@
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
-use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
+use nix::sys::signal::{kill, SigHandler, SigSet, SigmaskHow, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
@@ -71,6 +71,13 @@ pub fn run(argv: &[String]) -> i32 {
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         cmd.pre_exec(|| {
+            // Whatever the init inherited as ignored (nohup's SIGHUP, a
+            // shell's SIGINT) is default again for the task.
+            for sig in Signal::iterator() {
+                if sig != Signal::SIGKILL && sig != Signal::SIGSTOP {
+                    let _ = nix::sys::signal::signal(sig, SigHandler::SigDfl);
+                }
+            }
             let empty = SigSet::empty();
             nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&empty), None)
                 .map_err(std::io::Error::from)?;

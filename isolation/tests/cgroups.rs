@@ -7,8 +7,29 @@ use std::time::{Duration, Instant};
 
 use paddock_isolation::cgroups::{detect_mode, Cgroup, Limits, Mode};
 
-fn root() -> String {
-    format!("paddock-itest-{}", std::process::id())
+/// A root per test (they run in parallel), removed by [`done`].
+fn root(test: &str) -> String {
+    format!("paddock-itest-{}-{test}", std::process::id())
+}
+
+/// Tears a test's root down even when the test panics half-way, so a
+/// failure leaves no processes or cgroups behind.
+struct Cleanup(String);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for id in Cgroup::list(&self.0).unwrap_or_default() {
+            if let Ok(cg) = Cgroup::open(&self.0, &id) {
+                let _ = cg.destroy();
+            }
+        }
+        let _ = Cgroup::remove_root(&self.0);
+    }
+}
+
+fn done(cg: Cgroup, test: &str) {
+    cg.destroy().unwrap();
+    Cgroup::remove_root(&root(test)).unwrap();
 }
 
 fn spawn_in(cg: &Cgroup, script: &str) -> Child {
@@ -38,18 +59,21 @@ fn wait_until<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>
 #[test]
 fn detects_the_hosts_mode() {
     let mode = detect_mode().unwrap();
-    let want = if std::env::var_os("PADDOCK_EXPECT_CGROUP_V2").is_some() {
-        Mode::V2
-    } else {
-        mode
-    };
+    // Independent of how detect_mode decides: a unified host has the root
+    // cgroup.controllers file; the UML guest test says it must be v2.
+    let unified = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let want = if unified { Mode::V2 } else { Mode::V1 };
     assert_eq!(mode, want);
+    if std::env::var_os("PADDOCK_EXPECT_CGROUP_V2").is_some() {
+        assert_eq!(mode, Mode::V2);
+    }
 }
 
 #[test]
 fn memory_hog_is_oom_killed_and_counted() {
+    let _cleanup = Cleanup(root("oom"));
     let cg = Cgroup::create(
-        &root(),
+        &root("oom"),
         "oom",
         &Limits {
             cpus: 1.0,
@@ -61,19 +85,21 @@ fn memory_hog_is_oom_killed_and_counted() {
     // tail holds everything it reads from newline-free /dev/zero.
     let mut child = spawn_in(&cg, "head -c 300m /dev/zero | tail");
     let status = child.wait().unwrap();
-    assert!(!status.success());
+    // sh reports its last command, tail, killed by SIGKILL.
+    assert_eq!(status.code(), Some(128 + 9), "{status:?}");
     let kills = cg.oom_kills().unwrap();
     assert!(kills > 0, "oom_kill counter is {kills}");
     let st = cg.stats().unwrap();
     assert_eq!(st.mem_limit_bytes, Some(32 << 20));
-    assert!(st.mem_oom_kill_count > 0);
-    cg.destroy().unwrap();
+    assert!(st.mem_oom_events > 0);
+    done(cg, "oom");
 }
 
 #[test]
 fn busy_loop_is_throttled_to_its_quota() {
+    let _cleanup = Cleanup(root("cpu"));
     let cg = Cgroup::create(
-        &root(),
+        &root("cpu"),
         "cpu",
         &Limits {
             cpus: 0.2,
@@ -98,13 +124,14 @@ fn busy_loop_is_throttled_to_its_quota() {
     assert!((st.cpus_limit.unwrap() - 0.2).abs() < 1e-6);
     let _ = child.kill();
     let _ = child.wait();
-    cg.destroy().unwrap();
+    done(cg, "cpu");
 }
 
 #[test]
 fn pids_limit_bounds_a_fork_loop_and_stats_count_processes() {
+    let _cleanup = Cleanup(root("pids"));
     let cg = Cgroup::create(
-        &root(),
+        &root("pids"),
         "pids",
         &Limits {
             cpus: 1.0,
@@ -113,31 +140,34 @@ fn pids_limit_bounds_a_fork_loop_and_stats_count_processes() {
         },
     )
     .unwrap();
+    // 40 background sleeps under pids.max=10: a fork fails, and the shell
+    // (sh exits on "Cannot fork") stops before reaching `exit 0`.
     let mut child = spawn_in(
         &cg,
-        "i=0; while [ $i -lt 40 ]; do sleep 30 & i=$((i+1)); done; wait",
+        "i=0; while [ $i -lt 40 ]; do sleep 30 & i=$((i+1)); done; exit 0",
     );
-    let st = wait_until("the pids limit to bite", Duration::from_secs(10), || {
-        let st = cg.stats().ok()?;
-        (st.pids_current >= 9).then_some(st)
-    });
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "40 forks succeeded under pids.max=10");
+    let st = cg.stats().unwrap();
+    // The sleeps that got a pid are still there, and no more than the limit.
     assert!(
-        st.pids_current <= 10,
-        "pids.current {} over the limit",
+        (5..=10).contains(&st.pids_current),
+        "pids.current {} after the fork loop",
         st.pids_current
     );
+    assert_eq!(st.processes, Some(st.pids_current));
     assert_eq!(st.pids_limit, Some(10));
     assert!(st.processes.unwrap_or(0) >= 2);
     assert!(st.mem_total_bytes > 0);
     cg.kill_all().unwrap();
-    let _ = child.wait();
     assert!(cg.pids().unwrap().is_empty());
-    cg.destroy().unwrap();
+    done(cg, "pids");
 }
 
 #[test]
 fn open_list_and_destroy_roundtrip() {
-    let r = root();
+    let r = root("keep");
+    let _cleanup = Cleanup(r.clone());
     let cg = Cgroup::create(
         &r,
         "keep",
@@ -164,4 +194,74 @@ fn open_list_and_destroy_roundtrip() {
     .is_err());
     cg.destroy().unwrap();
     assert!(!Cgroup::list(&r).unwrap().contains(&"keep".to_string()));
+    assert!(Cgroup::open(&r, "keep").is_err());
+    // A second handle on a destroyed cgroup: destroying it again is fine.
+    again.destroy().unwrap();
+    Cgroup::remove_root(&r).unwrap();
+    Cgroup::remove_root(&r).unwrap();
+    assert!(Cgroup::list(&r).unwrap().is_empty());
+}
+
+#[test]
+fn stats_report_sane_memory_and_mesos_key_names() {
+    let _cleanup = Cleanup(root("mem"));
+    let cg = Cgroup::create(
+        &root("mem"),
+        "mem",
+        &Limits {
+            cpus: 1.0,
+            mem_bytes: 64 << 20,
+            pids_max: Some(32),
+        },
+    )
+    .unwrap();
+    // The shell keeps ~8 MB of anonymous memory in a variable.
+    let mut child = spawn_in(
+        &cg,
+        "x=$(head -c 8000000 /dev/zero | tr '\\0' a); while :; do sleep 1; done",
+    );
+    let st = wait_until("8 MB of anonymous memory", Duration::from_secs(10), || {
+        let st = cg.stats().ok()?;
+        // The shell and its sleep, once the variable is built.
+        (st.mem_anon_bytes >= 8_000_000 && st.pids_current == 2).then_some(st)
+    });
+    assert!(st.mem_rss_bytes >= 8_000_000, "{st:?}");
+    assert!(st.mem_total_bytes >= st.mem_anon_bytes, "{st:?}");
+    assert!(st.mem_total_bytes < 64 << 20, "{st:?}");
+    assert_eq!(st.mem_limit_bytes, Some(64 << 20));
+    assert!(st.mem_max_usage_bytes.unwrap_or(u64::MAX) >= st.mem_total_bytes);
+    assert_eq!(st.mem_oom_events, 0);
+    // The shell, plus its `sleep 1` unless it is between two sleeps.
+    assert!(matches!(st.processes, Some(1..=2)), "{st:?}");
+    assert!(st.threads >= st.processes, "{st:?}");
+    assert_eq!(st.pids_limit, Some(32));
+    assert!(st.timestamp > 1.6e9);
+    let json = serde_json::to_value(&st).unwrap();
+    for key in [
+        "timestamp",
+        "processes",
+        "threads",
+        "cpus_user_time_secs",
+        "cpus_system_time_secs",
+        "cpus_limit",
+        "cpus_nr_periods",
+        "cpus_nr_throttled",
+        "cpus_throttled_time_secs",
+        "mem_total_bytes",
+        "mem_rss_bytes",
+        "mem_cache_bytes",
+        "mem_limit_bytes",
+        "mem_anon_bytes",
+        "mem_file_bytes",
+        "mem_swap_bytes",
+        "mem_max_usage_bytes",
+        "mem_oom_events",
+        "pids_current",
+        "pids_limit",
+    ] {
+        assert!(json.get(key).is_some(), "no {key} in {json}");
+    }
+    cg.kill_all().unwrap();
+    let _ = child.wait();
+    done(cg, "mem");
 }

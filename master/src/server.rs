@@ -170,6 +170,16 @@ impl MasterServer {
         let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
             let _ = tcp.set_nodelay(true);
         });
+        // Subscription streams and agent sessions never end by themselves,
+        // and graceful shutdown waits for every open response: close them.
+        let closing = shared.clone();
+        let shutdown = async move {
+            shutdown.await;
+            tracing::info!("master stopping");
+            let mut hub = closing.lock();
+            hub.framework_streams.clear();
+            hub.agent_links.clear();
+        };
         let result = axum::serve(
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),

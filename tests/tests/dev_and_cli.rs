@@ -136,3 +136,20 @@ fn cli_reports_an_unreachable_master_in_one_line() {
     assert!(err.contains(&port.to_string()), "{err}");
     let _ = http();
 }
+
+#[test]
+fn dev_stops_promptly_on_sigterm_even_with_a_subscribed_framework() {
+    let mut d = dev();
+    let mut s = Scheduler::subscribe(&d.master, json!({"user": "root", "name": "stopper"}));
+    s.next_offer(Duration::from_secs(10));
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(d.proc.pid()),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let status = wait_for(
+        "paddock dev to exit after SIGTERM",
+        Duration::from_secs(10),
+        || d.proc.child.try_wait().ok().flatten(),
+    );
+    assert!(status.success(), "exit status {status:?}");
+}

@@ -187,6 +187,34 @@ impl Cgroup {
             .collect())
     }
 
+    /// Removes the directory of `root` itself in every hierarchy, once its
+    /// cgroups are destroyed. Already gone is fine; an error names the
+    /// directory when cgroups remain in it.
+    pub fn remove_root(root: &str) -> Result<(), Error> {
+        check_id(root)?;
+        let mode = detect_mode()?;
+        let inner = cgroups_rs::fs::Cgroup::load_with_specified_controllers(
+            hierarchies::auto(),
+            root,
+            controllers(mode),
+        );
+        let cg = Cgroup::wrap(root, mode, inner);
+        for dir in cg.unique_dirs() {
+            match std::fs::remove_dir(dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(Error::Io {
+                        path: dir.display().to_string(),
+                        op: "rmdir",
+                        source,
+                    })
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub fn id(&self) -> &str {
         &self.id
     }
@@ -305,13 +333,23 @@ impl Cgroup {
     }
 
     /// How many processes the kernel's OOM killer has killed here.
+    ///
+    /// v2: `oom_kill` in memory.events. v1: `oom_kill` in memory.oom_control
+    /// (Linux >= 4.13). Older v1 kernels have no counter; there the answer
+    /// is a heuristic lower bound: 1 while the cgroup is `under_oom`, else 0
+    /// (the limit having been hit, memory.failcnt, alone proves no kill, as
+    /// reclaim usually succeeds).
     pub fn oom_kills(&self) -> Result<u64, Error> {
         let dir = self.need("memory")?;
         let kv = match self.mode {
             Mode::V1 => read_kv(dir, "memory.oom_control")?,
             Mode::V2 => read_kv(dir, "memory.events")?,
         };
-        Ok(kv.get("oom_kill").copied().unwrap_or(0))
+        Ok(kv
+            .get("oom_kill")
+            .or_else(|| kv.get("under_oom"))
+            .copied()
+            .unwrap_or(0))
     }
 
     /// SIGKILLs every process, until the cgroup is empty (at most ~5 s).
@@ -365,13 +403,11 @@ impl Cgroup {
         self.kill_all()?;
         let mut last = None;
         for _ in 0..50 {
-            match self.inner.delete() {
-                Ok(()) => {
-                    if self.dirs.iter().all(|(_, d)| !d.exists()) {
-                        return Ok(());
-                    }
-                }
-                Err(e) => last = Some(e.to_string()),
+            if let Err(e) = self.inner.delete() {
+                last = Some(e.to_string());
+            }
+            if self.dirs.iter().all(|(_, d)| !d.exists()) {
+                return Ok(());
             }
             std::thread::sleep(Duration::from_millis(20));
         }

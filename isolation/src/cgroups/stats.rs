@@ -22,6 +22,10 @@ pub struct Stats {
     pub cpus_nr_throttled: u64,
     pub cpus_throttled_time_secs: f64,
     pub mem_total_bytes: u64,
+    /// Memory plus swap in use (v1 memory.memsw.usage_in_bytes when swap
+    /// accounting is on; v2 memory.current + memory.swap.current).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub mem_total_memsw_bytes: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub mem_limit_bytes: Option<u64>,
     pub mem_rss_bytes: u64,
@@ -34,8 +38,10 @@ pub struct Stats {
     /// Peak usage (v1 memory.max_usage_in_bytes, v2 memory.peak).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub mem_max_usage_bytes: Option<u64>,
-    /// Processes killed by the kernel's OOM killer in this container.
-    pub mem_oom_kill_count: u64,
+    /// Processes killed by the kernel's OOM killer in this container
+    /// (v1 memory.oom_control / v2 memory.events `oom_kill`).
+    #[serde(alias = "mem_oom_kill_count")]
+    pub mem_oom_events: u64,
     pub pids_current: u64,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub pids_limit: Option<u64>,
@@ -79,7 +85,7 @@ pub fn read(cg: &Cgroup) -> Result<Stats, Error> {
         Mode::V1 => read_v1(cg, &mut s)?,
         Mode::V2 => read_v2(cg, &mut s)?,
     }
-    s.mem_oom_kill_count = cg.oom_kills().unwrap_or(0);
+    s.mem_oom_events = cg.oom_kills().unwrap_or(0);
     Ok(s)
 }
 
@@ -108,6 +114,9 @@ fn read_v1(cg: &Cgroup, s: &mut Stats) -> Result<(), Error> {
         .unwrap_or(u64::MAX);
     // v1 reports "no limit" as a page-rounded i64::MAX.
     s.mem_limit_bytes = (limit < (1u64 << 62)).then_some(limit);
+    s.mem_total_memsw_bytes = read_trimmed(mem, "memory.memsw.usage_in_bytes")
+        .ok()
+        .and_then(|v| v.parse().ok());
     s.mem_max_usage_bytes = read_trimmed(mem, "memory.max_usage_in_bytes")
         .ok()
         .and_then(|v| v.parse().ok());
@@ -165,6 +174,9 @@ fn read_v2(cg: &Cgroup, s: &mut Stats) -> Result<(), Error> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
+    if dir.join("memory.swap.current").exists() {
+        s.mem_total_memsw_bytes = Some(s.mem_total_bytes + s.mem_swap_bytes);
+    }
     s.pids_current = read_trimmed(dir, "pids.current")?.parse().unwrap_or(0);
     s.pids_limit = read_u64_or_max(dir, "pids.max")?;
     Ok(())
