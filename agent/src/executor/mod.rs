@@ -196,7 +196,9 @@ impl Executor {
             return;
         }
         self.task = Some(info.clone());
-        self.update(TaskState::TaskStarting, None, "Starting the command");
+        // No TASK_STARTING: the framework would have to acknowledge it before
+        // TASK_RUNNING could be forwarded, a full round trip on every launch.
+        // Mesos made TASK_STARTING optional; frameworks must not rely on it.
         match task::spawn(&self.env, &info) {
             Ok(mut child) => {
                 self.init_pid = child.id().map(|p| p as i32);
