@@ -5,21 +5,33 @@
 //! dominant share, frameworks within a role by their dominant share, and
 //! each allocatable agent's whole free resources go as one offer to the
 //! lowest eligible framework; shares are updated after every grant.
-//! Shares live in binary heaps, so a pass costs O(agents · log frameworks)
-//! rather than the O(agents · frameworks) of re-sorting per agent.
+//!
+//! The books are kept twice: per agent (total, used, offered, and who holds
+//! what, ranges included) and per framework and role (scalars, for the
+//! shares). `check_invariants` verifies they agree and that nothing is
+//! booked twice. Inputs that do not match the books (recovering more than
+//! was offered, releasing what was never used) are clamped to what the
+//! framework actually holds on that agent, so a caller's mistake can never
+//! make room that is not there.
 
+mod books;
+mod invariants;
 mod share;
+mod sorter;
 #[cfg(test)]
 mod tests;
 
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use paddock_proto::mesos::{AgentId, FrameworkId};
 use paddock_proto::resources::Resources;
 
-use share::{dominant_share, Share};
+use books::{Books, FrameworkState, Hold};
+use sorter::{HeapSorter, LinearSorter, Sorter};
+
+/// Mesos caps `refuse_seconds` at a year.
+pub const MAX_REFUSE: Duration = Duration::from_secs(365 * 24 * 3600);
 
 #[derive(Debug, Clone)]
 pub struct AllocatorConfig {
@@ -39,7 +51,7 @@ impl Default for AllocatorConfig {
 }
 
 /// One offer's worth: `resources` of `agent_id` for `framework_id`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OfferGrant {
     pub framework_id: FrameworkId,
     pub agent_id: AgentId,
@@ -57,40 +69,57 @@ struct AgentState {
     offered_to: HashMap<FrameworkId, Resources>,
 }
 
-#[derive(Debug, Clone)]
-struct FrameworkState {
-    role: String,
-    active: bool,
-    suppressed: bool,
-    /// Agents this framework declined, until when.
-    filters: HashMap<AgentId, Instant>,
-    used: Resources,
-    offered: Resources,
+impl AgentState {
+    fn free(&self) -> Resources {
+        let mut free = self.total.clone();
+        free.subtract(&self.used);
+        free.subtract(&self.offered);
+        free
+    }
+
+    /// Takes up to `res` off what `fw` holds here (`hold` says which book);
+    /// returns what was actually taken.
+    fn take(&mut self, fw: &FrameworkId, res: &Resources, hold: Hold) -> Resources {
+        let (per_fw, all) = match hold {
+            Hold::Used => (&mut self.used_by, &mut self.used),
+            Hold::Offered => (&mut self.offered_to, &mut self.offered),
+        };
+        let Some(held) = per_fw.get_mut(fw) else {
+            return Resources::new();
+        };
+        let taken = intersection(held, res);
+        held.subtract(&taken);
+        if held.is_empty() {
+            per_fw.remove(fw);
+        }
+        all.subtract(&taken);
+        taken
+    }
+
+    fn put(&mut self, fw: &FrameworkId, res: &Resources, hold: Hold) {
+        if res.is_empty() {
+            return;
+        }
+        let (per_fw, all) = match hold {
+            Hold::Used => (&mut self.used_by, &mut self.used),
+            Hold::Offered => (&mut self.offered_to, &mut self.offered),
+        };
+        per_fw.entry(fw.clone()).or_default().add(res);
+        all.add(res);
+    }
 }
 
-#[derive(Debug, Clone, Default)]
-struct RoleState {
-    allocated: Resources,
-    frameworks: usize,
+/// What `a` and `b` have in common (per scalar the minimum, per range set
+/// the intersection).
+fn intersection(a: &Resources, b: &Resources) -> Resources {
+    a.minus(&a.minus(b))
 }
 
 #[derive(Debug, Clone)]
 pub struct Allocator {
     config: AllocatorConfig,
     agents: BTreeMap<AgentId, AgentState>,
-    frameworks: HashMap<FrameworkId, FrameworkState>,
-    roles: HashMap<String, RoleState>,
-    weights: HashMap<String, f64>,
-    cluster: Resources,
-}
-
-fn sub_entry(map: &mut HashMap<FrameworkId, Resources>, fw: &FrameworkId, res: &Resources) {
-    if let Some(r) = map.get_mut(fw) {
-        r.subtract(res);
-        if r.is_empty() {
-            map.remove(fw);
-        }
-    }
+    books: Books,
 }
 
 impl Allocator {
@@ -98,21 +127,19 @@ impl Allocator {
         Allocator {
             config,
             agents: BTreeMap::new(),
-            frameworks: HashMap::new(),
-            roles: HashMap::new(),
-            weights: HashMap::new(),
-            cluster: Resources::new(),
+            books: Books::default(),
         }
     }
 
-    /// Adds an agent, or updates the total of one we know (usage is kept).
+    /// Adds an agent (active), or updates the total of one we know (usage
+    /// and activity are kept).
     pub fn add_agent(&mut self, id: AgentId, total: Resources) {
         let agent = self.agents.entry(id).or_insert_with(|| AgentState {
             active: true,
             ..Default::default()
         });
-        self.cluster.subtract(&agent.total);
-        self.cluster.add(&total);
+        self.books.cluster.subtract(&agent.total.scalars_only());
+        self.books.cluster.add(&total.scalars_only());
         agent.total = total;
     }
 
@@ -121,60 +148,64 @@ impl Allocator {
         let Some(agent) = self.agents.remove(id) else {
             return;
         };
-        self.cluster.subtract(&agent.total);
-        for (fw, r) in agent.used_by.iter() {
-            self.uncharge(fw, r, true);
+        self.books.cluster.subtract(&agent.total.scalars_only());
+        for (fw, r) in &agent.used_by {
+            self.books.uncharge(fw, r, Hold::Used);
         }
-        for (fw, r) in agent.offered_to.iter() {
-            self.uncharge(fw, r, false);
+        for (fw, r) in &agent.offered_to {
+            self.books.uncharge(fw, r, Hold::Offered);
         }
     }
 
+    /// Inactive (disconnected, unreachable) agents get no offers.
     pub fn set_agent_active(&mut self, id: &AgentId, active: bool) {
         if let Some(a) = self.agents.get_mut(id) {
             a.active = active;
         }
     }
 
+    /// Adds a framework (active, not suppressed) in `role`, or moves a known
+    /// one to `role` together with its allocation.
     pub fn add_framework(&mut self, id: FrameworkId, role: String) {
-        if let Some(fw) = self.frameworks.get(&id) {
+        let books = &mut self.books;
+        if let Some(fw) = books.frameworks.get_mut(&id) {
             if fw.role == role {
                 return;
             }
-            // A role change moves the framework's allocation with it.
             let moved = fw.used.plus(&fw.offered);
-            let old = fw.role.clone();
-            if let Some(r) = self.roles.get_mut(&old) {
+            let old = std::mem::replace(&mut fw.role, role.clone());
+            if let Some(r) = books.roles.get_mut(&old) {
                 r.allocated.subtract(&moved);
                 r.frameworks -= 1;
+                if r.frameworks == 0 {
+                    books.roles.remove(&old);
+                }
             }
-            let r = self.roles.entry(role.clone()).or_default();
+            let r = books.roles.entry(role).or_default();
             r.allocated.add(&moved);
             r.frameworks += 1;
-            if let Some(fw) = self.frameworks.get_mut(&id) {
-                fw.role = role;
-            }
             return;
         }
-        self.roles.entry(role.clone()).or_default().frameworks += 1;
-        self.frameworks.insert(
+        let used = books.unowned.remove(&id).unwrap_or_default();
+        let r = books.roles.entry(role.clone()).or_default();
+        r.frameworks += 1;
+        r.allocated.add(&used);
+        books.frameworks.insert(
             id,
             FrameworkState {
                 role,
                 active: true,
                 suppressed: false,
                 filters: HashMap::new(),
-                used: Resources::new(),
+                used,
                 offered: Resources::new(),
             },
         );
     }
 
-    /// Removes a framework and frees everything it used or held.
+    /// Removes a framework and frees everything it used or held on every
+    /// agent.
     pub fn remove_framework(&mut self, id: &FrameworkId) {
-        let Some(fw) = self.frameworks.remove(id) else {
-            return;
-        };
         for agent in self.agents.values_mut() {
             if let Some(r) = agent.used_by.remove(id) {
                 agent.used.subtract(&r);
@@ -183,58 +214,53 @@ impl Allocator {
                 agent.offered.subtract(&r);
             }
         }
-        if let Some(r) = self.roles.get_mut(&fw.role) {
-            r.allocated.subtract(&fw.used.plus(&fw.offered));
+        self.books.unowned.remove(id);
+        let Some(fw) = self.books.frameworks.remove(id) else {
+            return;
+        };
+        if let Some(r) = self.books.roles.get_mut(&fw.role) {
+            r.allocated.subtract(&fw.used);
+            r.allocated.subtract(&fw.offered);
             r.frameworks -= 1;
             if r.frameworks == 0 {
-                self.roles.remove(&fw.role);
+                self.books.roles.remove(&fw.role);
             }
         }
     }
 
+    /// Disconnected frameworks get no offers.
     pub fn set_framework_active(&mut self, id: &FrameworkId, active: bool) {
-        if let Some(fw) = self.frameworks.get_mut(id) {
+        if let Some(fw) = self.books.frameworks.get_mut(id) {
             fw.active = active;
         }
     }
 
+    /// A role's DRF weight (default 1). Non-positive or non-finite weights
+    /// are ignored.
     pub fn set_weight(&mut self, role: &str, weight: f64) {
         if weight.is_finite() && weight > 0.0 {
-            self.weights.insert(role.to_string(), weight);
+            self.books.weights.insert(role.to_string(), weight);
         }
     }
 
     pub fn suppress(&mut self, id: &FrameworkId) {
-        if let Some(fw) = self.frameworks.get_mut(id) {
+        if let Some(fw) = self.books.frameworks.get_mut(id) {
             fw.suppressed = true;
         }
     }
 
     /// Unsuppresses and clears every filter the framework set.
     pub fn revive(&mut self, id: &FrameworkId) {
-        if let Some(fw) = self.frameworks.get_mut(id) {
+        if let Some(fw) = self.books.frameworks.get_mut(id) {
             fw.suppressed = false;
             fw.filters.clear();
         }
     }
 
-    /// Takes resources off a framework's books (and its role's).
-    fn uncharge(&mut self, fw: &FrameworkId, res: &Resources, used: bool) {
-        let res = &res.scalars_only();
-        if let Some(f) = self.frameworks.get_mut(fw) {
-            if used {
-                f.used.subtract(res);
-            } else {
-                f.offered.subtract(res);
-            }
-            if let Some(r) = self.roles.get_mut(&f.role) {
-                r.allocated.subtract(res);
-            }
-        }
-    }
-
-    /// Offered resources come back unused; with `refuse`, the framework is
-    /// not offered this agent again until `now + refuse`.
+    /// Offered resources come back unused (decline, rescind, timeout, or the
+    /// unused part of an accept). With `Some(d)`, `d > 0`, the framework is
+    /// not offered this agent again until `now + d` (`d` capped at a year).
+    /// Only what the framework holds in offers on the agent is taken back.
     pub fn recover_offered(
         &mut self,
         agent: &AgentId,
@@ -244,43 +270,40 @@ impl Allocator {
         now: Instant,
     ) {
         if let Some(a) = self.agents.get_mut(agent) {
-            a.offered.subtract(res);
-            sub_entry(&mut a.offered_to, fw, res);
+            let taken = a.take(fw, res, Hold::Offered);
+            self.books.uncharge(fw, &taken, Hold::Offered);
         }
-        self.uncharge(fw, res, false);
-        if let (Some(d), Some(f)) = (refuse, self.frameworks.get_mut(fw)) {
+        if let (Some(d), Some(f)) = (refuse, self.books.frameworks.get_mut(fw)) {
             if !d.is_zero() {
-                f.filters.insert(agent.clone(), now + d);
+                if let Some(until) = now.checked_add(d.min(MAX_REFUSE)) {
+                    f.filters.insert(agent.clone(), until);
+                }
             }
         }
     }
 
-    /// Part of an offer is now used by launched tasks.
+    /// Offered resources are now used by launched tasks. Only what the
+    /// framework holds in offers on the agent moves.
     pub fn offered_to_used(&mut self, agent: &AgentId, fw: &FrameworkId, res: &Resources) {
         if let Some(a) = self.agents.get_mut(agent) {
-            a.offered.subtract(res);
-            sub_entry(&mut a.offered_to, fw, res);
-            a.used.add(res);
-            a.used_by.entry(fw.clone()).or_default().add(res);
-        }
-        if let Some(f) = self.frameworks.get_mut(fw) {
-            let s = res.scalars_only();
-            f.offered.subtract(&s);
-            f.used.add(&s);
+            let taken = a.take(fw, res, Hold::Offered);
+            a.put(fw, &taken, Hold::Used);
+            self.books.offered_to_used(fw, &taken);
         }
     }
 
-    /// A task ended: its resources are free.
+    /// Used resources are released (a task ended). Only what the framework
+    /// uses on the agent is released.
     pub fn release_used(&mut self, agent: &AgentId, fw: &FrameworkId, res: &Resources) {
         if let Some(a) = self.agents.get_mut(agent) {
-            a.used.subtract(res);
-            sub_entry(&mut a.used_by, fw, res);
+            let taken = a.take(fw, res, Hold::Used);
+            self.books.uncharge(fw, &taken, Hold::Used);
         }
-        self.uncharge(fw, res, true);
     }
 
     /// Marks resources used without an offer (an agent re-registering with
-    /// running tasks). Refuses to double-book.
+    /// running tasks). Refuses to double-book. The framework need not be
+    /// known yet: its usage is kept aside until `add_framework`.
     pub fn add_used(
         &mut self,
         agent: &AgentId,
@@ -291,21 +314,15 @@ impl Allocator {
             .agents
             .get_mut(agent)
             .ok_or_else(|| format!("unknown agent '{agent}'"))?;
-        let free = a.total.minus(&a.used).minus(&a.offered);
+        let free = a.free();
         if !free.contains(res) {
             return Err(format!(
                 "not available on '{agent}': {}",
                 free.shortfall(res).join("; ")
             ));
         }
-        a.used.add(res);
-        a.used_by.entry(fw.clone()).or_default().add(res);
-        if let Some(f) = self.frameworks.get_mut(fw) {
-            let s = res.scalars_only();
-            f.used.add(&s);
-            let role = f.role.clone();
-            self.roles.entry(role).or_default().allocated.add(&s);
-        }
+        a.put(fw, res, Hold::Used);
+        self.books.charge(fw, res, Hold::Used);
         Ok(())
     }
 
@@ -314,83 +331,66 @@ impl Allocator {
             || r.scalar("mem") >= self.config.min_allocatable_mem
     }
 
-    fn weight(&self, role: &str) -> f64 {
-        self.weights.get(role).copied().unwrap_or(1.0)
+    /// One allocation pass: each active agent's free resources, if at least
+    /// the minimum allocatable, go as one offer to the lowest-share eligible
+    /// framework (see `sorter`). The returned grants already count as
+    /// offered. O(agents · log frameworks).
+    pub fn allocate(&mut self, now: Instant) -> Vec<OfferGrant> {
+        self.expire_filters(now);
+        let mut sorter = HeapSorter::new(&self.books);
+        self.pass(&mut sorter)
     }
 
-    /// One allocation pass. The returned grants already count as offered.
-    pub fn allocate(&mut self, now: Instant) -> Vec<OfferGrant> {
-        let mut grants = Vec::new();
-        // Drop expired filters once per pass.
-        for f in self.frameworks.values_mut() {
+    /// The same pass with every share recomputed from the books for every
+    /// agent, O(agents · frameworks): the reference `allocate` must agree
+    /// with, and the benchmark's baseline. Not for production use.
+    #[doc(hidden)]
+    pub fn allocate_linear(&mut self, now: Instant) -> Vec<OfferGrant> {
+        self.expire_filters(now);
+        self.pass(&mut LinearSorter)
+    }
+
+    fn expire_filters(&mut self, now: Instant) {
+        for f in self.books.frameworks.values_mut() {
             f.filters.retain(|_, until| *until > now);
         }
-        // Per-role heaps of eligible frameworks, and a heap of roles.
-        let mut fw_heaps: HashMap<String, BinaryHeap<Reverse<(Share, FrameworkId)>>> =
-            HashMap::new();
-        for (id, f) in &self.frameworks {
-            if f.active && !f.suppressed {
-                let s = dominant_share(&f.used.plus(&f.offered), &self.cluster);
-                fw_heaps
-                    .entry(f.role.clone())
-                    .or_default()
-                    .push(Reverse((Share(s), id.clone())));
-            }
-        }
-        if fw_heaps.is_empty() {
+    }
+
+    fn pass(&mut self, sorter: &mut impl Sorter) -> Vec<OfferGrant> {
+        let mut grants = Vec::new();
+        if !self
+            .books
+            .frameworks
+            .values()
+            .any(|f| f.active && !f.suppressed)
+        {
             return grants;
         }
-        let mut role_heap: BinaryHeap<Reverse<(Share, String)>> = fw_heaps
-            .keys()
-            .map(|role| {
-                let alloc = self
-                    .roles
-                    .get(role)
-                    .map(|r| r.allocated.clone())
-                    .unwrap_or_default();
-                Reverse((
-                    Share(dominant_share(&alloc, &self.cluster) / self.weight(role)),
-                    role.clone(),
-                ))
-            })
-            .collect();
-        let agent_ids: Vec<AgentId> = self.agents.keys().cloned().collect();
-        for agent_id in agent_ids {
-            let Some(agent) = self.agents.get(&agent_id) else {
-                continue;
-            };
+        let (min_cpus, min_mem) = (
+            self.config.min_allocatable_cpus,
+            self.config.min_allocatable_mem,
+        );
+        let books = &mut self.books;
+        for (agent_id, agent) in self.agents.iter_mut() {
             if !agent.active {
                 continue;
             }
-            let free = agent.total.minus(&agent.used).minus(&agent.offered);
-            if !self.allocatable(&free) {
+            let free = agent.free();
+            if free.scalar("cpus") < min_cpus && free.scalar("mem") < min_mem {
                 continue;
             }
-            let Some((fw_id, role)) = self.pick(&agent_id, &mut role_heap, &mut fw_heaps) else {
+            let Some(fw_id) = sorter.pick(agent_id, books) else {
                 continue;
             };
-            // Book the grant.
-            if let Some(a) = self.agents.get_mut(&agent_id) {
-                a.offered.add(&free);
-                a.offered_to.entry(fw_id.clone()).or_default().add(&free);
-            }
-            let mut fw_share = 0.0;
-            let scalars = free.scalars_only();
-            if let Some(f) = self.frameworks.get_mut(&fw_id) {
-                f.offered.add(&scalars);
-                fw_share = dominant_share(&f.used.plus(&f.offered), &self.cluster);
-            }
-            let role_state = self.roles.entry(role.clone()).or_default();
-            role_state.allocated.add(&scalars);
-            let role_share =
-                dominant_share(&role_state.allocated, &self.cluster) / self.weight(&role);
-            if let Some(h) = fw_heaps.get_mut(&role) {
-                h.push(Reverse((Share(fw_share), fw_id.clone())));
-            }
-            role_heap.push(Reverse((Share(role_share), role.clone())));
+            let Some(role) = books.frameworks.get(&fw_id).map(|f| f.role.clone()) else {
+                continue;
+            };
+            agent.put(&fw_id, &free, Hold::Offered);
+            books.charge(&fw_id, &free, Hold::Offered);
+            sorter.granted(&fw_id, books);
             grants.push(OfferGrant {
                 framework_id: fw_id,
-                agent_id,
+                agent_id: agent_id.clone(),
                 role,
                 resources: free,
             });
@@ -398,54 +398,17 @@ impl Allocator {
         grants
     }
 
-    /// The lowest-share framework (in the lowest-share role) that does not
-    /// filter `agent`. The chosen entries are popped; the caller pushes them
-    /// back with their new shares. Skipped entries are restored here.
-    fn pick(
-        &self,
-        agent: &AgentId,
-        role_heap: &mut BinaryHeap<Reverse<(Share, String)>>,
-        fw_heaps: &mut HashMap<String, BinaryHeap<Reverse<(Share, FrameworkId)>>>,
-    ) -> Option<(FrameworkId, String)> {
-        let mut skipped_roles = Vec::new();
-        let mut found = None;
-        while let Some(Reverse((rs, role))) = role_heap.pop() {
-            let Some(heap) = fw_heaps.get_mut(&role) else {
-                continue;
-            };
-            let mut skipped = Vec::new();
-            let mut chosen = None;
-            while let Some(Reverse((s, id))) = heap.pop() {
-                let filtered = self
-                    .frameworks
-                    .get(&id)
-                    .is_none_or(|f| f.filters.contains_key(agent));
-                if filtered {
-                    skipped.push(Reverse((s, id)));
-                } else {
-                    chosen = Some(id);
-                    break;
-                }
-            }
-            heap.extend(skipped);
-            match chosen {
-                Some(id) => {
-                    found = Some((id, role));
-                    break;
-                }
-                None => skipped_roles.push(Reverse((rs, role))),
-            }
-        }
-        role_heap.extend(skipped_roles);
-        found
-    }
-
     /// Free resources on an agent (total − used − offered).
     pub fn available(&self, agent: &AgentId) -> Resources {
         self.agents
             .get(agent)
-            .map(|a| a.total.minus(&a.used).minus(&a.offered))
+            .map(AgentState::free)
             .unwrap_or_default()
+    }
+
+    /// Whether `available(agent)` is worth an offer.
+    pub fn is_allocatable(&self, agent: &AgentId) -> bool {
+        self.allocatable(&self.available(agent))
     }
 
     /// (total, used, offered) of an agent.
@@ -455,69 +418,32 @@ impl Allocator {
             .map(|a| (a.total.clone(), a.used.clone(), a.offered.clone()))
     }
 
-    /// The framework's dominant share of the cluster.
+    /// The framework's dominant share of the cluster (used + offered).
     pub fn framework_share(&self, fw: &FrameworkId) -> f64 {
-        self.frameworks
+        self.books
+            .frameworks
             .get(fw)
-            .map(|f| dominant_share(&f.used.plus(&f.offered), &self.cluster))
+            .map(|f| self.books.framework_share(f))
             .unwrap_or(0.0)
     }
 
-    /// (used, offered) of a framework.
+    /// The role's dominant share of the cluster divided by its weight.
+    pub fn role_share(&self, role: &str) -> f64 {
+        self.books.role_share(role)
+    }
+
+    /// (used, offered) of a framework, scalars only.
     pub fn framework_allocation(&self, fw: &FrameworkId) -> (Resources, Resources) {
-        self.frameworks
+        self.books
+            .frameworks
             .get(fw)
             .map(|f| (f.used.clone(), f.offered.clone()))
             .unwrap_or_default()
     }
 
-    /// Never double-booked: on every agent used + offered fits the total and
-    /// no range value is both used and offered; framework books (scalars:
-    /// ranges are per agent) agree with the agents'.
+    /// Never double-booked, and the two sets of books agree: see
+    /// `invariants`.
     pub fn check_invariants(&self) -> Result<(), String> {
-        let mut fw_used: HashMap<&FrameworkId, Resources> = HashMap::new();
-        let mut fw_offered: HashMap<&FrameworkId, Resources> = HashMap::new();
-        for (id, a) in &self.agents {
-            let booked = a.used.plus(&a.offered);
-            if !a.total.contains(&booked) {
-                return Err(format!(
-                    "agent {id}: used {} + offered {} exceeds total {}",
-                    a.used, a.offered, a.total
-                ));
-            }
-            for name in a.total.range_names() {
-                let (u, o) = (a.used.range_set(name), a.offered.range_set(name));
-                if let (Some(u), Some(o)) = (u, o) {
-                    if u.union(o).count() != u.count() + o.count() {
-                        return Err(format!("agent {id}: {name} {u} both used and offered {o}"));
-                    }
-                }
-            }
-            let sum = |m: &HashMap<FrameworkId, Resources>| {
-                m.values().fold(Resources::new(), |acc, r| acc.plus(r))
-            };
-            if sum(&a.used_by) != a.used || sum(&a.offered_to) != a.offered {
-                return Err(format!(
-                    "agent {id}: per-framework books disagree with the agent's"
-                ));
-            }
-            for (f, r) in &a.used_by {
-                fw_used.entry(f).or_default().add(&r.scalars_only());
-            }
-            for (f, r) in &a.offered_to {
-                fw_offered.entry(f).or_default().add(&r.scalars_only());
-            }
-        }
-        for (id, f) in &self.frameworks {
-            let u = fw_used.remove(id).unwrap_or_default();
-            let o = fw_offered.remove(id).unwrap_or_default();
-            if u != f.used || o != f.offered {
-                return Err(format!(
-                    "framework {id}: books {}/{} but agents say {u}/{o}",
-                    f.used, f.offered
-                ));
-            }
-        }
-        Ok(())
+        invariants::check(&self.agents, &self.books)
     }
 }

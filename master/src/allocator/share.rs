@@ -4,13 +4,16 @@ use std::cmp::Ordering;
 
 use paddock_proto::resources::Resources;
 
-/// The largest fraction of any scalar resource of the cluster that
-/// `alloc` holds (DRF's dominant share).
-pub fn dominant_share(alloc: &Resources, cluster: &Resources) -> f64 {
+/// The largest fraction of any scalar resource of the cluster that the sum
+/// of `parts` holds (DRF's dominant share). Sums in fixed point, so the same
+/// books always give bit-identical shares, and nothing is cloned.
+pub fn dominant_share(parts: &[&Resources], cluster: &Resources) -> f64 {
     let mut best: f64 = 0.0;
-    for (name, total) in cluster.scalars() {
-        if total > 0.0 {
-            best = best.max(alloc.scalar(name) / total);
+    for name in cluster.scalar_names() {
+        let total = cluster.scalar_milli(name);
+        if total > 0 {
+            let held: i64 = parts.iter().map(|p| p.scalar_milli(name)).sum();
+            best = best.max(held as f64 / total as f64);
         }
     }
     best

@@ -1,6 +1,8 @@
 //! Allocator tests: DRF fairness, weights, filters, and a property test
 //! that no resource is ever double-booked.
 
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use paddock_proto::mesos::{AgentId, FrameworkId};
@@ -181,35 +183,201 @@ fn add_used_refuses_to_double_book() {
     a.check_invariants().unwrap();
 }
 
+#[test]
+fn shares_are_updated_after_every_grant_within_one_pass() {
+    let mut a = Allocator::new(AllocatorConfig::default());
+    for i in 0..4 {
+        a.add_agent(ag(&format!("s{i}")), res(4.0, 4096.0));
+    }
+    a.add_framework(fw("a"), "*".into());
+    a.add_framework(fw("b"), "*".into());
+    let grants = a.allocate(Instant::now());
+    let to: Vec<&str> = grants
+        .iter()
+        .map(|g| g.framework_id.value.as_str())
+        .collect();
+    assert_eq!(to, ["a", "b", "a", "b"]);
+    assert_eq!(a.framework_share(&fw("a")), 0.5);
+    a.check_invariants().unwrap();
+}
+
+#[test]
+fn roles_are_balanced_before_frameworks() {
+    // Three frameworks in "many", one in "one": hierarchical DRF gives each
+    // role half the agents; flat DRF would give "solo" only a quarter.
+    let mut a = Allocator::new(AllocatorConfig::default());
+    for i in 0..8 {
+        a.add_agent(ag(&format!("s{i}")), res(4.0, 4096.0));
+    }
+    for f in ["m1", "m2", "m3"] {
+        a.add_framework(fw(f), "many".into());
+    }
+    a.add_framework(fw("solo"), "one".into());
+    let grants = a.allocate(Instant::now());
+    assert_eq!(grants.len(), 8);
+    let count = |f: &str| grants.iter().filter(|g| g.framework_id == fw(f)).count();
+    assert_eq!(count("solo"), 4);
+    assert_eq!(count("m1") + count("m2") + count("m3"), 4);
+    assert!(grants
+        .iter()
+        .all(|g| (g.role == "one") == (g.framework_id == fw("solo"))));
+    assert_eq!(a.role_share("one"), 0.5);
+}
+
+#[test]
+fn a_role_change_carries_the_allocation() {
+    let mut a = Allocator::new(AllocatorConfig::default());
+    a.add_agent(ag("s1"), res(4.0, 4096.0));
+    a.add_agent(ag("s2"), res(4.0, 4096.0));
+    a.add_framework(fw("f"), "x".into());
+    a.add_framework(fw("g"), "y".into());
+    a.add_used(&ag("s1"), &fw("f"), &res(2.0, 1024.0)).unwrap();
+    a.add_framework(fw("f"), "y".into());
+    assert_eq!(a.role_share("x"), 0.0);
+    assert_eq!(a.role_share("y"), 0.25);
+    a.check_invariants().unwrap();
+}
+
+#[test]
+fn usage_of_a_framework_not_yet_added_is_kept_for_it() {
+    let mut a = Allocator::new(AllocatorConfig::default());
+    a.add_agent(ag("s1"), res(4.0, 4096.0));
+    a.add_used(&ag("s1"), &fw("late"), &res(3.0, 1024.0))
+        .unwrap();
+    a.check_invariants().unwrap();
+    assert_eq!(a.available(&ag("s1")).scalar("cpus"), 1.0);
+    a.add_framework(fw("late"), "*".into());
+    assert_eq!(a.framework_allocation(&fw("late")).0.scalar("cpus"), 3.0);
+    assert_eq!(a.framework_share(&fw("late")), 0.75);
+    a.check_invariants().unwrap();
+    a.release_used(&ag("s1"), &fw("late"), &res(3.0, 1024.0));
+    assert_eq!(a.framework_share(&fw("late")), 0.0);
+    a.check_invariants().unwrap();
+}
+
+#[test]
+fn recovering_more_than_was_offered_frees_nothing_else() {
+    let t0 = Instant::now();
+    let mut a = Allocator::new(AllocatorConfig::default());
+    a.add_agent(ag("s1"), res(4.0, 4096.0));
+    a.add_framework(fw("a"), "*".into());
+    a.add_framework(fw("b"), "*".into());
+    a.add_used(&ag("s1"), &fw("b"), &res(2.0, 2048.0)).unwrap();
+    let g = a.allocate(t0).pop().unwrap();
+    assert_eq!(g.framework_id, fw("a"));
+    // A confused caller: "a" returns the whole agent, "b" releases twice.
+    a.recover_offered(&ag("s1"), &fw("a"), &res(4.0, 4096.0), None, t0);
+    a.release_used(&ag("s1"), &fw("a"), &res(2.0, 2048.0));
+    a.offered_to_used(&ag("s1"), &fw("a"), &res(1.0, 1.0));
+    a.check_invariants().unwrap();
+    assert_eq!(a.available(&ag("s1")), res(2.0, 2048.0));
+    a.release_used(&ag("s1"), &fw("b"), &res(2.0, 2048.0));
+    a.release_used(&ag("s1"), &fw("b"), &res(2.0, 2048.0));
+    a.check_invariants().unwrap();
+    assert_eq!(a.available(&ag("s1")), res(4.0, 4096.0));
+}
+
+#[test]
+fn huge_refusals_are_capped_not_a_panic() {
+    let t0 = Instant::now();
+    let mut a = Allocator::new(AllocatorConfig::default());
+    a.add_agent(ag("s1"), res(1.0, 128.0));
+    a.add_framework(fw("f"), "*".into());
+    let g = a.allocate(t0).pop().unwrap();
+    a.recover_offered(
+        &g.agent_id,
+        &g.framework_id,
+        &g.resources,
+        Some(Duration::MAX),
+        t0,
+    );
+    assert!(a
+        .allocate(t0 + MAX_REFUSE - Duration::from_secs(1))
+        .is_empty());
+    assert_eq!(
+        a.allocate(t0 + MAX_REFUSE + Duration::from_secs(1)).len(),
+        1
+    );
+}
+
+#[test]
+fn zero_refusal_sets_no_filter() {
+    let t0 = Instant::now();
+    let mut a = Allocator::new(AllocatorConfig::default());
+    a.add_agent(ag("s1"), res(1.0, 128.0));
+    a.add_framework(fw("f"), "*".into());
+    let g = a.allocate(t0).pop().unwrap();
+    a.recover_offered(
+        &g.agent_id,
+        &g.framework_id,
+        &g.resources,
+        Some(Duration::ZERO),
+        t0,
+    );
+    assert_eq!(a.allocate(t0).len(), 1);
+}
+
+#[test]
+fn removing_an_agent_or_framework_clears_their_books() {
+    let t0 = Instant::now();
+    let mut a = Allocator::new(AllocatorConfig::default());
+    a.add_agent(ag("s1"), res(4.0, 4096.0));
+    a.add_agent(ag("s2"), res(4.0, 4096.0));
+    a.add_framework(fw("f"), "*".into());
+    let grants = a.allocate(t0);
+    assert_eq!(grants.len(), 2);
+    a.offered_to_used(&ag("s1"), &fw("f"), &res(1.0, 1.0));
+    a.remove_agent(&ag("s2"));
+    assert_eq!(a.framework_allocation(&fw("f")).1, res(3.0, 4095.0));
+    assert_eq!(a.framework_share(&fw("f")), 1.0);
+    a.check_invariants().unwrap();
+    a.remove_framework(&fw("f"));
+    assert_eq!(a.agent_totals(&ag("s1")).unwrap().1, Resources::new());
+    assert_eq!(a.available(&ag("s1")), res(4.0, 4096.0));
+    a.check_invariants().unwrap();
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     AddAgent(u8),
     RemoveAgent(u8),
     AddFramework(u8, u8),
     RemoveFramework(u8),
-    Allocate(u16),
+    /// Advance the clock by this many seconds, then allocate.
+    Allocate(u8),
     /// Accept part of an outstanding grant: a fraction of cpus/mem, some ports.
     Accept(u8, u8, u8),
     Decline(u8, u8),
     Release(u8),
     Suppress(u8),
     Revive(u8),
-    Activate(u8, bool),
+    ActivateAgent(u8, bool),
+    ActivateFramework(u8, bool),
+    /// An agent reports a task: part of what is free, or (when the flag is
+    /// set) its whole total, which must be refused unless nothing is booked.
+    AddUsed(u8, u8, u8, u8, bool),
+    /// A confused caller returns an agent's whole total for a framework
+    /// that holds nothing there.
+    Bogus(u8, u8),
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        (0u8..8).prop_map(Op::AddAgent),
-        (0u8..8).prop_map(Op::RemoveAgent),
-        (0u8..5, 0u8..2).prop_map(|(f, r)| Op::AddFramework(f, r)),
-        (0u8..5).prop_map(Op::RemoveFramework),
-        (0u16..20).prop_map(Op::Allocate),
-        (any::<u8>(), 0u8..=100, 0u8..10).prop_map(|(g, p, n)| Op::Accept(g, p, n)),
-        (any::<u8>(), 0u8..10).prop_map(|(g, s)| Op::Decline(g, s)),
-        any::<u8>().prop_map(Op::Release),
-        (0u8..5).prop_map(Op::Suppress),
-        (0u8..5).prop_map(Op::Revive),
-        (0u8..8, any::<bool>()).prop_map(|(a, b)| Op::Activate(a, b)),
+        1 => (0u8..8).prop_map(Op::AddAgent),
+        1 => (0u8..8).prop_map(Op::RemoveAgent),
+        1 => (0u8..5, 0u8..2).prop_map(|(f, r)| Op::AddFramework(f, r)),
+        1 => (0u8..5).prop_map(Op::RemoveFramework),
+        3 => (0u8..4).prop_map(Op::Allocate),
+        3 => (any::<u8>(), 0u8..=100, 0u8..10).prop_map(|(g, p, n)| Op::Accept(g, p, n)),
+        2 => (any::<u8>(), 0u8..10).prop_map(|(g, s)| Op::Decline(g, s)),
+        1 => any::<u8>().prop_map(Op::Release),
+        1 => (0u8..5).prop_map(Op::Suppress),
+        1 => (0u8..5).prop_map(Op::Revive),
+        1 => (0u8..8, any::<bool>()).prop_map(|(a, b)| Op::ActivateAgent(a, b)),
+        1 => (0u8..5, any::<bool>()).prop_map(|(f, b)| Op::ActivateFramework(f, b)),
+        1 => (0u8..8, 0u8..5, 0u8..=100, 0u8..10, any::<bool>())
+            .prop_map(|(a, f, p, n, all)| Op::AddUsed(a, f, p, n, all)),
+        1 => (0u8..8, 0u8..5).prop_map(|(a, f)| Op::Bogus(a, f)),
     ]
 }
 
@@ -220,86 +388,201 @@ fn agent_res(i: u8) -> Resources {
         .with_ranges("ports", RangeSet::new([(31000, 31000 + 4 * i as u64 + 3)]))
 }
 
+/// `frac` of the cpus and mem of `r` and its first `nports` ports.
+fn part_of(r: &Resources, pct: u8, nports: u8) -> Resources {
+    let frac = pct as f64 / 100.0;
+    let mut take = Resources::new()
+        .with_scalar("cpus", (r.scalar("cpus") * frac * 1000.0).floor() / 1000.0)
+        .with_scalar("mem", (r.scalar("mem") * frac).floor());
+    if let Some(p) = r.range_set("ports") {
+        take = take.with_ranges("ports", p.take(nports as u64));
+    }
+    take
+}
+
+/// The test's own idea of who may be offered what.
+#[derive(Default)]
+struct Model {
+    clock: u64,
+    agents: HashMap<AgentId, Resources>,
+    inactive_agents: HashSet<AgentId>,
+    /// role, active, suppressed
+    frameworks: HashMap<FrameworkId, (String, bool, bool)>,
+    /// (framework, agent) → filtered until this second.
+    filters: HashMap<(FrameworkId, AgentId), u64>,
+    grants: Vec<OfferGrant>,
+    used: Vec<(AgentId, FrameworkId, Resources)>,
+}
+
+impl Model {
+    fn booked(&self, agent: &AgentId) -> (Resources, u64) {
+        let mut booked = Resources::new();
+        let mut ports = 0;
+        let held = self
+            .grants
+            .iter()
+            .filter(|g| &g.agent_id == agent)
+            .map(|g| &g.resources)
+            .chain(self.used.iter().filter(|u| &u.0 == agent).map(|u| &u.2));
+        for r in held {
+            booked.add(r);
+            ports += r.range_set("ports").map(|p| p.count()).unwrap_or(0);
+        }
+        (booked, ports)
+    }
+
+    fn eligible(&self, f: &FrameworkId, agent: &AgentId) -> bool {
+        self.frameworks
+            .get(f)
+            .is_some_and(|(_, active, suppressed)| *active && !suppressed)
+            && self
+                .filters
+                .get(&(f.clone(), agent.clone()))
+                .is_none_or(|until| *until <= self.clock)
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
 
     /// Whatever frameworks and agents do, used + outstanding offers never
-    /// exceed an agent's total and no port is handed out twice.
+    /// exceed an agent's total and no port is handed out twice; offers go
+    /// only to eligible frameworks on active agents, no allocatable agent
+    /// is left unoffered while someone could take it, and the heap
+    /// allocator picks exactly what the linear-scan reference picks.
     #[test]
     fn never_double_books(ops in proptest::collection::vec(op(), 1..200)) {
         let t0 = Instant::now();
+        let at = |secs: u64| t0 + Duration::from_secs(secs);
         let mut a = Allocator::new(AllocatorConfig::default());
-        let mut grants: Vec<OfferGrant> = Vec::new();
-        let mut used: Vec<(AgentId, FrameworkId, Resources)> = Vec::new();
-        let mut agents_total: std::collections::HashMap<AgentId, Resources> = Default::default();
+        let mut m = Model::default();
+        let fwid = |f: u8| fw(&format!("f{f}"));
+        let agid = |i: u8| ag(&format!("s{i}"));
         for op in ops {
             match op {
                 Op::AddAgent(i) => {
-                    let id = ag(&format!("s{i}"));
-                    if let std::collections::hash_map::Entry::Vacant(e) = agents_total.entry(id.clone()) {
-                        a.add_agent(id, agent_res(i));
+                    if let Entry::Vacant(e) = m.agents.entry(agid(i)) {
+                        a.add_agent(agid(i), agent_res(i));
                         e.insert(agent_res(i));
                     }
                 }
                 Op::RemoveAgent(i) => {
-                    let id = ag(&format!("s{i}"));
+                    let id = agid(i);
                     a.remove_agent(&id);
-                    agents_total.remove(&id);
-                    grants.retain(|g| g.agent_id != id);
-                    used.retain(|u| u.0 != id);
+                    m.agents.remove(&id);
+                    m.inactive_agents.remove(&id);
+                    m.grants.retain(|g| g.agent_id != id);
+                    m.used.retain(|u| u.0 != id);
                 }
-                Op::AddFramework(f, r) => a.add_framework(fw(&format!("f{f}")), format!("role{r}")),
+                Op::AddFramework(f, r) => {
+                    a.add_framework(fwid(f), format!("role{r}"));
+                    m.frameworks.entry(fwid(f)).or_insert((String::new(), true, false)).0 = format!("role{r}");
+                }
                 Op::RemoveFramework(f) => {
-                    let id = fw(&format!("f{f}"));
+                    let id = fwid(f);
                     a.remove_framework(&id);
-                    grants.retain(|g| g.framework_id != id);
-                    used.retain(|u| u.1 != id);
+                    m.frameworks.remove(&id);
+                    m.filters.retain(|k, _| k.0 != id);
+                    m.grants.retain(|g| g.framework_id != id);
+                    m.used.retain(|u| u.1 != id);
                 }
-                Op::Allocate(secs) => grants.extend(a.allocate(t0 + Duration::from_secs(secs as u64))),
-                Op::Accept(g, pct, nports) => {
-                    if grants.is_empty() { continue; }
-                    let g = grants.remove(g as usize % grants.len());
-                    let frac = pct as f64 / 100.0;
-                    let mut take = Resources::new()
-                        .with_scalar("cpus", (g.resources.scalar("cpus") * frac * 1000.0).floor() / 1000.0)
-                        .with_scalar("mem", (g.resources.scalar("mem") * frac).floor());
-                    if let Some(p) = g.resources.range_set("ports") {
-                        take = take.with_ranges("ports", p.take(nports as u64));
+                Op::Allocate(dt) => {
+                    m.clock += dt as u64;
+                    let mut reference = a.clone();
+                    let expected = reference.allocate_linear(at(m.clock));
+                    let got = a.allocate(at(m.clock));
+                    prop_assert_eq!(&got, &expected, "heap and linear sorters disagree");
+                    for g in &got {
+                        prop_assert!(m.eligible(&g.framework_id, &g.agent_id), "offer to ineligible {:?}", g);
+                        prop_assert!(!m.inactive_agents.contains(&g.agent_id), "offer of inactive {}", g.agent_id);
+                        prop_assert_eq!(Some(&g.role), m.frameworks.get(&g.framework_id).map(|f| &f.0));
                     }
+                    m.grants.extend(got);
+                    for id in m.agents.keys() {
+                        if a.is_allocatable(id) && !m.inactive_agents.contains(id) {
+                            prop_assert!(
+                                !m.frameworks.keys().any(|f| m.eligible(f, id)),
+                                "agent {} left idle", id
+                            );
+                        }
+                    }
+                }
+                Op::Accept(g, pct, nports) => {
+                    if m.grants.is_empty() { continue; }
+                    let g = m.grants.remove(g as usize % m.grants.len());
+                    let take = part_of(&g.resources, pct, nports);
                     a.offered_to_used(&g.agent_id, &g.framework_id, &take);
-                    a.recover_offered(&g.agent_id, &g.framework_id, &g.resources.minus(&take), None, t0);
-                    used.push((g.agent_id, g.framework_id, take));
+                    a.recover_offered(&g.agent_id, &g.framework_id, &g.resources.minus(&take), None, at(m.clock));
+                    m.used.push((g.agent_id, g.framework_id, take));
                 }
                 Op::Decline(g, secs) => {
-                    if grants.is_empty() { continue; }
-                    let g = grants.remove(g as usize % grants.len());
-                    a.recover_offered(&g.agent_id, &g.framework_id, &g.resources, Some(Duration::from_secs(secs as u64)), t0);
+                    if m.grants.is_empty() { continue; }
+                    let g = m.grants.remove(g as usize % m.grants.len());
+                    a.recover_offered(&g.agent_id, &g.framework_id, &g.resources, Some(Duration::from_secs(secs as u64)), at(m.clock));
+                    if secs > 0 && m.frameworks.contains_key(&g.framework_id) {
+                        m.filters.insert((g.framework_id, g.agent_id), m.clock + secs as u64);
+                    }
                 }
                 Op::Release(u) => {
-                    if used.is_empty() { continue; }
-                    let (agent, f, r) = used.remove(u as usize % used.len());
+                    if m.used.is_empty() { continue; }
+                    let (agent, f, r) = m.used.remove(u as usize % m.used.len());
                     a.release_used(&agent, &f, &r);
                 }
-                Op::Suppress(f) => a.suppress(&fw(&format!("f{f}"))),
-                Op::Revive(f) => a.revive(&fw(&format!("f{f}"))),
-                Op::Activate(i, on) => a.set_agent_active(&ag(&format!("s{i}")), on),
+                Op::Suppress(f) => {
+                    a.suppress(&fwid(f));
+                    if let Some(s) = m.frameworks.get_mut(&fwid(f)) { s.2 = true; }
+                }
+                Op::Revive(f) => {
+                    a.revive(&fwid(f));
+                    if let Some(s) = m.frameworks.get_mut(&fwid(f)) { s.2 = false; }
+                    if m.frameworks.contains_key(&fwid(f)) {
+                        m.filters.retain(|k, _| k.0 != fwid(f));
+                    }
+                }
+                Op::ActivateAgent(i, on) => {
+                    a.set_agent_active(&agid(i), on);
+                    if m.agents.contains_key(&agid(i)) {
+                        if on { m.inactive_agents.remove(&agid(i)); } else { m.inactive_agents.insert(agid(i)); }
+                    }
+                }
+                Op::ActivateFramework(f, on) => {
+                    a.set_framework_active(&fwid(f), on);
+                    if let Some(s) = m.frameworks.get_mut(&fwid(f)) { s.1 = on; }
+                }
+                Op::AddUsed(i, f, pct, nports, all) => {
+                    let Some(total) = m.agents.get(&agid(i)).cloned() else {
+                        prop_assert!(a.add_used(&agid(i), &fwid(f), &agent_res(i)).is_err());
+                        continue;
+                    };
+                    let free = total.minus(&m.booked(&agid(i)).0);
+                    let want = if all { total.clone() } else { part_of(&free, pct, nports) };
+                    let fits = free.contains(&want);
+                    let r = a.add_used(&agid(i), &fwid(f), &want);
+                    prop_assert_eq!(r.is_ok(), fits, "add_used {} on {}: {:?}", want, agid(i), r);
+                    if fits {
+                        m.used.push((agid(i), fwid(f), want));
+                    }
+                }
+                Op::Bogus(i, f) => {
+                    let (id, f) = (agid(i), fwid(f));
+                    let holds = m.grants.iter().any(|g| g.agent_id == id && g.framework_id == f)
+                        || m.used.iter().any(|u| u.0 == id && u.1 == f);
+                    if holds { continue; }
+                    let before = a.available(&id);
+                    a.recover_offered(&id, &f, &agent_res(i), None, at(m.clock));
+                    a.release_used(&id, &f, &agent_res(i));
+                    a.offered_to_used(&id, &f, &agent_res(i));
+                    prop_assert_eq!(a.available(&id), before);
+                }
             }
             prop_assert!(a.check_invariants().is_ok(), "{:?}", a.check_invariants());
             // Independently of the allocator's own books:
-            for (id, total) in &agents_total {
-                let mut booked = Resources::new();
-                let mut ports = 0;
-                for g in grants.iter().filter(|g| &g.agent_id == id) {
-                    booked.add(&g.resources);
-                    ports += g.resources.range_set("ports").map(|p| p.count()).unwrap_or(0);
-                }
-                for (_, _, r) in used.iter().filter(|u| &u.0 == id) {
-                    booked.add(r);
-                    ports += r.range_set("ports").map(|p| p.count()).unwrap_or(0);
-                }
+            for (id, total) in &m.agents {
+                let (booked, ports) = m.booked(id);
                 prop_assert!(total.contains(&booked), "agent {id}: booked {booked} of {total}");
                 let distinct = booked.range_set("ports").map(|p| p.count()).unwrap_or(0);
                 prop_assert_eq!(distinct, ports, "a port was handed out twice on {}", id);
+                prop_assert_eq!(a.available(id), total.minus(&booked));
             }
         }
     }
