@@ -1,0 +1,3 @@
+//! The Marathon-compatible service scheduler: app definitions, validation, deployments, health checks, the /v2 REST API, and the framework that keeps apps at N instances on the master's offers.
+
+pub mod model;
