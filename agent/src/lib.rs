@@ -64,6 +64,9 @@ pub enum AgentError {
     Isolation(String),
 }
 
+/// How long a stopping agent waits for open connections to finish.
+const SHUTDOWN_DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Runs the agent until `shutdown` resolves. Tasks are left running: they
 /// outlive the agent and are recovered by the next one.
 pub async fn run(
@@ -89,15 +92,29 @@ pub async fn run(
         let _ = tcp.set_nodelay(true);
     });
     let stopper = agent.clone();
+    let (stopping_tx, stopping) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
         shutdown.await;
         tracing::info!("agent stopping; tasks keep running");
         stopper.stop();
+        let _ = stopping_tx.send(());
     };
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(AgentError::Serve);
+    let serve = axum::serve(listener, app).with_graceful_shutdown(shutdown);
+    // An executor or client that keeps a stream open would hold graceful
+    // shutdown forever: after the drain period, stop regardless (tasks and
+    // their executors keep running and reconnect to the next agent).
+    let drain = async {
+        if stopping.await.is_ok() {
+            tokio::time::sleep(SHUTDOWN_DRAIN).await;
+            tracing::warn!("connections still open after {SHUTDOWN_DRAIN:?}; closing them");
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    let served = tokio::select! {
+        r = std::future::IntoFuture::into_future(serve) => r.map_err(AgentError::Serve),
+        _ = drain => Ok(()),
+    };
     link.abort();
     timers.abort();
     served

@@ -18,6 +18,15 @@ use crate::http::executor_api::encode;
 use crate::state::Agent;
 use crate::updates;
 
+/// A task that is aborted when this handle is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 pub async fn run(agent: Arc<Agent>) {
     let mut backoff = Duration::from_millis(200);
     loop {
@@ -79,7 +88,10 @@ async fn session(agent: &Arc<Agent>) -> Result<(), String> {
         .await
         .map_err(|e| format!("session: {}", e.message()))?;
     let mut inbound = response.into_inner();
-    let mut heartbeat: Option<tokio::task::JoinHandle<()>> = None;
+    // Aborted when the session ends, however it ends (the link task itself
+    // is aborted when the agent stops): the heartbeat holds a sender, and a
+    // live sender keeps the session's request stream open.
+    let mut heartbeat: Option<AbortOnDrop> = None;
     let result = loop {
         let msg = match inbound.message().await {
             Ok(Some(m)) => m,
@@ -101,10 +113,7 @@ async fn session(agent: &Arc<Agent>) -> Result<(), String> {
                 tracing::info!(agent = %id, "registered with the master");
                 let every = Duration::from_millis(u64::from(r.heartbeat_interval_ms.max(100)));
                 let hb = tx.clone();
-                if let Some(h) = heartbeat.take() {
-                    h.abort();
-                }
-                heartbeat = Some(tokio::spawn(async move {
+                heartbeat = Some(AbortOnDrop(tokio::spawn(async move {
                     let mut seq = 0;
                     let mut tick = tokio::time::interval(every);
                     loop {
@@ -117,7 +126,7 @@ async fn session(agent: &Arc<Agent>) -> Result<(), String> {
                             return;
                         }
                     }
-                }));
+                })));
             }
             Some(Down::RunTask(run)) => {
                 let framework: Result<FrameworkInfo, _> = serde_json::from_str(&run.framework_json);
@@ -159,8 +168,6 @@ async fn session(agent: &Arc<Agent>) -> Result<(), String> {
             Some(Down::Ping(_)) | None => {}
         }
     };
-    if let Some(h) = heartbeat {
-        h.abort();
-    }
+    drop(heartbeat);
     result
 }

@@ -173,24 +173,44 @@ impl MasterServer {
         // Subscription streams and agent sessions never end by themselves,
         // and graceful shutdown waits for every open response: close them.
         let closing = shared.clone();
+        let (stopping_tx, stopping) = tokio::sync::oneshot::channel::<()>();
         let shutdown = async move {
             shutdown.await;
             tracing::info!("master stopping");
-            let mut hub = closing.lock();
-            hub.framework_streams.clear();
-            hub.agent_links.clear();
+            {
+                let mut hub = closing.lock();
+                hub.framework_streams.clear();
+                hub.agent_links.clear();
+            }
+            let _ = stopping_tx.send(());
         };
-        let result = axum::serve(
+        let serve = axum::serve(
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(ServeError::Serve);
+        .with_graceful_shutdown(shutdown);
+        // A peer that keeps its request stream open (an agent session that
+        // is reconnecting, a client mid-call) would hold graceful shutdown
+        // forever: after the drain period, stop regardless.
+        let drain = async {
+            if stopping.await.is_ok() {
+                tokio::time::sleep(SHUTDOWN_DRAIN).await;
+                tracing::warn!("connections still open after {SHUTDOWN_DRAIN:?}; closing them");
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        let result = tokio::select! {
+            r = std::future::IntoFuture::into_future(serve) => r.map_err(ServeError::Serve),
+            _ = drain => Ok(()),
+        };
         timers.abort();
         result
     }
 }
+
+/// How long a stopping master waits for open connections to finish.
+const SHUTDOWN_DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Allocation passes, housekeeping ticks and framework heartbeats.
 async fn run_timers(shared: Arc<Shared>) {

@@ -303,12 +303,14 @@ pub fn run_dev(args: DevArgs) -> i32 {
                 Some(args.bind),
                 &args.agent,
             )?;
-            let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-            let mut agent_stop = stop_rx.clone();
-            let agent = tokio::spawn(paddock_agent::run(config, async move {
+            // The agent stops first: its session with the master then closes
+            // from its side, and the master's graceful shutdown has nothing
+            // left to wait for.
+            let (agent_stop_tx, mut agent_stop) = tokio::sync::watch::channel(false);
+            let (master_stop_tx, mut master_stop) = tokio::sync::watch::channel(false);
+            let mut agent = tokio::spawn(paddock_agent::run(config, async move {
                 let _ = agent_stop.changed().await;
             }));
-            let mut master_stop = stop_rx;
             let master = tokio::spawn(server.serve(async move {
                 let _ = master_stop.changed().await;
             }));
@@ -320,9 +322,11 @@ pub fn run_dev(args: DevArgs) -> i32 {
             );
             tokio::select! {
                 _ = shutdown_signal() => {}
-                r = agent => { r.context("agent task")??; anyhow::bail!("the agent stopped unexpectedly"); }
+                r = &mut agent => { r.context("agent task")??; anyhow::bail!("the agent stopped unexpectedly"); }
             }
-            let _ = stop_tx.send(true);
+            let _ = agent_stop_tx.send(true);
+            agent.await.context("agent task")??;
+            let _ = master_stop_tx.send(true);
             master.await.context("master task")??;
             Ok(())
         })

@@ -30,6 +30,17 @@ pub fn paddock_bin() -> PathBuf {
     bin
 }
 
+fn wait_master_health(port: u16) {
+    let url = format!("http://127.0.0.1:{port}/health");
+    wait_for("master /health", Duration::from_secs(20), || {
+        http()
+            .get(&url)
+            .send()
+            .ok()
+            .filter(|r| r.status().is_success())
+    });
+}
+
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -136,6 +147,7 @@ pub struct Cluster {
     pub dir: tempfile::TempDir,
     pub master: Proc,
     pub master_port: u16,
+    pub master_args: Vec<String>,
     pub agents: Vec<AgentProc>,
     pub cgroup_root: String,
 }
@@ -163,22 +175,25 @@ impl Cluster {
         ];
         args.extend(master_args.iter().map(|s| s.to_string()));
         let master = spawn("master", &args, &dir.path().join("master.log"));
-        let url = format!("http://127.0.0.1:{port}/health");
-        wait_for("master /health", Duration::from_secs(20), || {
-            http()
-                .get(&url)
-                .send()
-                .ok()
-                .filter(|r| r.status().is_success())
-        });
+        wait_master_health(port);
         let cgroup_root = format!("paddock-test-{}-{}", std::process::id(), port);
         Cluster {
             dir,
             master,
             master_port: port,
+            master_args: args,
             agents: Vec::new(),
             cgroup_root,
         }
+    }
+
+    /// Kills the master (SIGKILL, like a crash) and starts it again with
+    /// the same flags, port and data dir; waits until it answers /health.
+    pub fn restart_master(&mut self) {
+        self.master.kill9();
+        let log = self.dir.path().join("master.restart.log");
+        self.master = spawn("master", &self.master_args, &log);
+        wait_master_health(self.master_port);
     }
 
     pub fn url(&self, path: &str) -> String {
