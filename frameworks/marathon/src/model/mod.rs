@@ -9,6 +9,7 @@ mod container;
 mod group;
 mod path_id;
 mod time;
+mod update;
 mod views;
 
 pub use app::{
@@ -26,6 +27,7 @@ pub use container::{Container, DockerContainer, DockerParameter, Network, PortMa
 pub use group::{Group, GroupView, PortsExhausted};
 pub use path_id::{segment_is_valid, PathId, RESERVED_SEGMENTS, SEGMENT_PATTERN};
 pub use time::{BadTimestamp, Timestamp};
+pub use update::{is_version_rollback, merge_app_update};
 pub use views::{
     AppEmbed, AppInfo, AppStatus, CurrentAction, DeploymentAction, DeploymentRef, DeploymentResult,
     DeploymentStep, DeploymentView, IpAddress, KillOutcome, ProcessedOffersSummary, QueueDelay,
