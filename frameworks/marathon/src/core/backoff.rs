@@ -28,11 +28,17 @@ fn millis(seconds: f64) -> i64 {
 
 impl Backoff {
     /// The delay after one more failure at `now`.
-    pub fn after_failure(previous: Option<&Backoff>, strategy: &BackoffStrategy, now: Timestamp) -> Backoff {
+    pub fn after_failure(
+        previous: Option<&Backoff>,
+        strategy: &BackoffStrategy,
+        now: Timestamp,
+    ) -> Backoff {
         let max = strategy.max_launch_delay_seconds.max(0.0);
         let base = strategy.backoff_seconds.max(0.0).min(max);
         let delay = match previous.filter(|b| !b.expired(strategy, now)) {
-            Some(b) => (b.delay_seconds * strategy.backoff_factor.max(1.0)).max(base).min(max),
+            Some(b) => (b.delay_seconds * strategy.backoff_factor.max(1.0))
+                .max(base)
+                .min(max),
             None => base,
         };
         Backoff {

@@ -4,6 +4,7 @@
 use paddock_proto::mesos::{AgentId, TaskState};
 use serde::{Deserialize, Serialize};
 
+use crate::core::spec::{HealthCheckSpec, ReadinessCheckSpec};
 use crate::core::Timestamp;
 use crate::launch::constraints::Place;
 
@@ -71,6 +72,13 @@ pub struct Instance {
     /// IP addresses the agent reported, if any.
     #[serde(default)]
     pub ip_addresses: Vec<String>,
+    /// The health checks of the version it was launched with.
+    #[serde(default)]
+    pub health_checks: Vec<HealthCheckSpec>,
+    #[serde(default)]
+    pub readiness_checks: Vec<ReadinessCheckSpec>,
+    #[serde(default)]
+    pub kill_grace_seconds: Option<u64>,
 }
 
 impl Instance {
@@ -83,9 +91,13 @@ impl Instance {
         self.state == TaskState::TaskRunning && self.unreachable_since.is_none()
     }
 
-    /// Running and passing every health check; `checks` is how many the app has.
+    /// Running and passing every health check (trivially, with none).
     pub fn is_healthy(&self) -> bool {
-        self.is_running() && self.health.iter().all(|h| h.as_ref().is_some_and(|h| h.alive()))
+        self.is_running()
+            && self
+                .health
+                .iter()
+                .all(|h| h.as_ref().is_some_and(|h| h.alive()))
     }
 
     /// Running, healthy and (when the app has readiness checks) ready.
@@ -99,10 +111,18 @@ impl Instance {
         if self.health.is_empty() {
             return None;
         }
-        if self.health.iter().any(|h| h.as_ref().is_some_and(|h| !h.alive())) {
+        if self
+            .health
+            .iter()
+            .any(|h| h.as_ref().is_some_and(|h| !h.alive()))
+        {
             return Some(false);
         }
-        if self.health.iter().all(|h| h.as_ref().is_some_and(|h| h.alive())) {
+        if self
+            .health
+            .iter()
+            .all(|h| h.as_ref().is_some_and(|h| h.alive()))
+        {
             return Some(true);
         }
         None

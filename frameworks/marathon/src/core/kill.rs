@@ -28,9 +28,15 @@ pub fn choose(
         return Vec::new();
     }
     let places: Vec<&Place> = candidates.iter().map(|c| c.place).collect();
-    let mut chosen = select_to_kill(constraints, &places, count);
+    let mut chosen = if count < candidates.len() {
+        select_to_kill(constraints, &places, count)
+    } else {
+        Vec::new()
+    };
     chosen.truncate(count);
-    let mut rest: Vec<usize> = (0..candidates.len()).filter(|i| !chosen.contains(i)).collect();
+    let mut rest: Vec<usize> = (0..candidates.len())
+        .filter(|i| !chosen.contains(i))
+        .collect();
     rest.sort_by(|a, b| {
         let (ca, cb) = (&candidates[*a], &candidates[*b]);
         // Not running first, then by age as killSelection says.
@@ -59,9 +65,15 @@ mod tests {
     fn youngest_and_oldest_first() {
         let p = Place::new("h");
         let cs = vec![cand(&p, true, 10), cand(&p, true, 30), cand(&p, true, 20)];
-        assert_eq!(choose(&[], KillSelection::YoungestFirst, &cs, 2), vec![1, 2]);
+        assert_eq!(
+            choose(&[], KillSelection::YoungestFirst, &cs, 2),
+            vec![1, 2]
+        );
         assert_eq!(choose(&[], KillSelection::OldestFirst, &cs, 2), vec![0, 2]);
-        assert_eq!(choose(&[], KillSelection::OldestFirst, &cs, 9), vec![0, 2, 1]);
+        assert_eq!(
+            choose(&[], KillSelection::OldestFirst, &cs, 9),
+            vec![0, 2, 1]
+        );
         assert!(choose(&[], KillSelection::OldestFirst, &cs, 0).is_empty());
     }
 
@@ -69,13 +81,17 @@ mod tests {
     fn not_running_instances_go_first() {
         let p = Place::new("h");
         let cs = vec![cand(&p, true, 50), cand(&p, false, 1), cand(&p, true, 10)];
-        assert_eq!(choose(&[], KillSelection::YoungestFirst, &cs, 2), vec![1, 0]);
+        assert_eq!(
+            choose(&[], KillSelection::YoungestFirst, &cs, 2),
+            vec![1, 0]
+        );
         assert_eq!(choose(&[], KillSelection::OldestFirst, &cs, 1), vec![1]);
     }
 
     #[test]
     fn group_by_wins_over_age() {
-        let k = Constraint::parse(&["rack".into(), "GROUP_BY".into()]).unwrap_or_else(|e| panic!("{e}"));
+        let k = Constraint::parse(&["rack".into(), "GROUP_BY".into()])
+            .unwrap_or_else(|e| panic!("{e}"));
         let a = Place::new("h1").with_attribute("rack", "a");
         let b = Place::new("h2").with_attribute("rack", "b");
         // The youngest is alone on rack b; killing it would unbalance the racks.

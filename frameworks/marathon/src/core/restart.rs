@@ -51,7 +51,12 @@ pub struct RestartStep {
 
 /// The next step of a rolling replacement to `instances` new instances.
 /// `old` lists old instances that are still active and not being killed.
-pub fn next_step(instances: u32, strategy: &UpgradeStrategy, old: &[OldInstance], new: NewInstances) -> RestartStep {
+pub fn next_step(
+    instances: u32,
+    strategy: &UpgradeStrategy,
+    old: &[OldInstance],
+    new: NewInstances,
+) -> RestartStep {
     let (min_healthy, max_capacity) = bounds(instances, strategy);
     let old_healthy = old.iter().filter(|o| o.healthy).count() as u32;
     let healthy_total = old_healthy + new.ready;
@@ -95,7 +100,11 @@ mod tests {
 
     #[test]
     fn bounds_match_marathon() {
-        assert_eq!(bounds(3, &strat(0.7, 0.0)), (3, 4), "the docs' example keeps all 3");
+        assert_eq!(
+            bounds(3, &strat(0.7, 0.0)),
+            (3, 4),
+            "the docs' example keeps all 3"
+        );
         assert_eq!(bounds(10, &strat(0.5, 0.2)), (5, 12));
         assert_eq!(bounds(4, &strat(1.0, 1.0)), (4, 8));
         assert_eq!(bounds(4, &strat(0.0, 0.0)), (0, 4));
@@ -108,11 +117,27 @@ mod tests {
         let s = next_step(3, &strat(1.0, 1.0), &old, NewInstances::default());
         assert!(s.kill_old.is_empty());
         assert_eq!(s.launch, 3);
-        let s = next_step(3, &strat(1.0, 1.0), &old, NewInstances { active: 3, ready: 2 });
+        let s = next_step(
+            3,
+            &strat(1.0, 1.0),
+            &old,
+            NewInstances {
+                active: 3,
+                ready: 2,
+            },
+        );
         assert_eq!(s.kill_old.len(), 2);
         assert_eq!(s.launch, 0);
         assert!(!s.done);
-        let s = next_step(3, &strat(1.0, 1.0), &[], NewInstances { active: 3, ready: 3 });
+        let s = next_step(
+            3,
+            &strat(1.0, 1.0),
+            &[],
+            NewInstances {
+                active: 3,
+                ready: 3,
+            },
+        );
         assert!(s.done);
     }
 
@@ -130,17 +155,29 @@ mod tests {
         let s = next_step(3, &strat(1.0, 0.0), &old, NewInstances::default());
         assert!(s.kill_old.is_empty());
         assert_eq!(s.launch, 1);
-        let s = next_step(3, &strat(1.0, 0.0), &old, NewInstances { active: 1, ready: 1 });
+        let s = next_step(
+            3,
+            &strat(1.0, 0.0),
+            &old,
+            NewInstances {
+                active: 1,
+                ready: 1,
+            },
+        );
         assert_eq!(s.kill_old.len(), 1);
         assert_eq!(s.launch, 1);
     }
 
     #[test]
     fn unhealthy_old_instances_go_first() {
-        let old = vec![OldInstance { healthy: false }, OldInstance { healthy: true }];
+        let old = vec![
+            OldInstance { healthy: false },
+            OldInstance { healthy: true },
+        ];
         let s = next_step(2, &strat(1.0, 0.0), &old, NewInstances::default());
         assert_eq!(s.kill_old, vec![0]);
-        assert_eq!(s.launch, 1);
+        // maxCapacity 3 with one old left leaves room for both new ones.
+        assert_eq!(s.launch, 2);
     }
 
     // A simulated rolling upgrade: the step function's kills never take the
@@ -163,7 +200,7 @@ mod tests {
             // New instances: true = ready.
             let mut new: Vec<bool> = Vec::new();
             let mut finished = false;
-            for (kind, pick, _) in events.iter().copied().chain(std::iter::repeat((1, 0, 0)).take(200)) {
+            for (kind, pick, _) in events.iter().copied().chain(std::iter::repeat_n((1, 0, 0), 200)) {
                 let view = NewInstances {
                     active: new.len() as u32,
                     ready: new.iter().filter(|r| **r).count() as u32,
@@ -198,11 +235,9 @@ mod tests {
                         }
                     }
                     // An old instance turns unhealthy.
-                    2 => {
-                        if !old.is_empty() {
-                            let i = pick as usize % old.len();
-                            old[i].healthy = false;
-                        }
+                    2 if !old.is_empty() => {
+                        let i = pick as usize % old.len();
+                        old[i].healthy = false;
                     }
                     _ => {}
                 }

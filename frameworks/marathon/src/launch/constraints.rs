@@ -163,16 +163,20 @@ impl Constraint {
 
     /// Whether an offer from `offer` may take one more instance, given the
     /// app's instances already placed (`placed`).
-    pub fn accepts(&self, offer: &Place, placed: &[&Place]) -> bool {
+    pub fn accepts<'a>(&'a self, offer: &'a Place, placed: &[&'a Place]) -> bool {
         let offer_value = offer.field(&self.field);
         let Some(offer_value) = offer_value else {
             // Only UNLIKE matches an offer that lacks the field.
             return self.operator == Operator::Unlike;
         };
-        let placed_value = |p: &&Place| p.field(&self.field);
+        let field = self.field.as_str();
+        let placed_value = |p: &&'a Place| p.field(field);
         match self.operator {
             Operator::Like => self.regex.as_ref().is_some_and(|r| r.is_match(offer_value)),
-            Operator::Unlike => self.regex.as_ref().is_some_and(|r| !r.is_match(offer_value)),
+            Operator::Unlike => self
+                .regex
+                .as_ref()
+                .is_some_and(|r| !r.is_match(offer_value)),
             Operator::Unique => placed.iter().all(|p| placed_value(p) != Some(offer_value)),
             Operator::Cluster => {
                 if self.value_str().is_empty() {
@@ -250,7 +254,9 @@ fn parse_group_count(s: &str) -> usize {
     s.parse::<i64>().map(|n| n.max(0) as usize).unwrap_or(0)
 }
 
-fn group_counts<'a>(values: impl Iterator<Item = Option<&'a str>>) -> BTreeMap<Option<&'a str>, usize> {
+fn group_counts<'a>(
+    values: impl Iterator<Item = Option<&'a str>>,
+) -> BTreeMap<Option<&'a str>, usize> {
     let mut groups = BTreeMap::new();
     for v in values {
         *groups.entry(v).or_insert(0) += 1;
@@ -481,9 +487,18 @@ mod tests {
             err(&["hostname", "FOO"]),
             "operator must be one of the following UNIQUE, CLUSTER, GROUP_BY, LIKE, MAX_PER, UNLIKE or IS"
         );
-        assert_eq!(err(&["hostname", "UNIQUE", "x"]), "UNIQUE does not accept a value");
-        assert_eq!(err(&["hostname", "MAX_PER"]), "MAX_PER requires an integer value");
-        assert_eq!(err(&["hostname", "MAX_PER", "two"]), "MAX_PER requires an integer value");
+        assert_eq!(
+            err(&["hostname", "UNIQUE", "x"]),
+            "UNIQUE does not accept a value"
+        );
+        assert_eq!(
+            err(&["hostname", "MAX_PER"]),
+            "MAX_PER requires an integer value"
+        );
+        assert_eq!(
+            err(&["hostname", "MAX_PER", "two"]),
+            "MAX_PER requires an integer value"
+        );
         assert_eq!(
             err(&["hostname", "GROUP_BY", "x"]),
             "GROUP BY must define an integer value or else no value at all"
@@ -498,7 +513,10 @@ mod tests {
         );
         assert!(err(&["hostname", "LIKE", "("]).contains("regular expression"));
         assert!(err(&["rack", "IS", "a b"]).contains("IS"));
-        assert_eq!(err(&["hostname"]), "Each constraint must have either 2 or 3 fields");
+        assert_eq!(
+            err(&["hostname"]),
+            "Each constraint must have either 2 or 3 fields"
+        );
         assert!(Constraint::parse(&["rack".into(), "GROUP_BY".into(), "3".into()]).is_ok());
     }
 
@@ -565,13 +583,19 @@ mod tests {
     fn like_and_unlike_are_full_matches() {
         let like = c(&["rack", "LIKE", "rack-[1-3]"]);
         assert!(like.accepts(&rack("h", "rack-2"), &[]));
-        assert!(!like.accepts(&rack("h", "rack-22"), &[]), "must match the whole value");
+        assert!(
+            !like.accepts(&rack("h", "rack-22"), &[]),
+            "must match the whole value"
+        );
         assert!(!like.accepts(&rack("h", "xrack-2"), &[]));
         assert!(!like.accepts(&host("h"), &[]), "missing attribute");
         let unlike = c(&["rack", "UNLIKE", "rack-[1-3]"]);
         assert!(!unlike.accepts(&rack("h", "rack-2"), &[]));
         assert!(unlike.accepts(&rack("h", "rack-22"), &[]));
-        assert!(unlike.accepts(&host("h"), &[]), "only UNLIKE matches a missing attribute");
+        assert!(
+            unlike.accepts(&host("h"), &[]),
+            "only UNLIKE matches a missing attribute"
+        );
         let host_like = c(&["hostname", "LIKE", "web.*"]);
         assert!(host_like.accepts(&host("web3"), &[]));
         assert!(!host_like.accepts(&host("db1"), &[]));
@@ -656,7 +680,10 @@ mod tests {
         let refs: Vec<&Place> = places.iter().collect();
         let picked = select_to_kill(&k, &refs, 2);
         assert_eq!(picked.len(), 2);
-        assert!(picked.iter().all(|i| *i < 3), "kills come from the big group: {picked:?}");
+        assert!(
+            picked.iter().all(|i| *i < 3),
+            "kills come from the big group: {picked:?}"
+        );
         // Without GROUP_BY, no opinion.
         assert!(select_to_kill(&[c(&["rack", "UNIQUE"])], &refs, 1).is_empty());
         // Killing everything short-circuits.

@@ -82,7 +82,12 @@ impl OfferPool {
             .allocation_info
             .as_ref()
             .and_then(|a| a.role.clone())
-            .or_else(|| offer.resources.iter().find_map(|r| r.allocation_info.as_ref()?.role.clone()))
+            .or_else(|| {
+                offer
+                    .resources
+                    .iter()
+                    .find_map(|r| r.allocation_info.as_ref()?.role.clone())
+            })
             .unwrap_or_else(|| "*".to_string());
         OfferPool {
             offer_id: offer.id.clone(),
@@ -105,7 +110,8 @@ impl OfferPool {
         if first_unmet(&spec.constraints, &self.place, placed).is_some() {
             return Err(RejectReason::UnfulfilledConstraint);
         }
-        let need = |name: &str, v: f64| (v * 1000.0).round() as i64 > self.remaining.scalar_milli(name);
+        let need =
+            |name: &str, v: f64| (v * 1000.0).round() as i64 > self.remaining.scalar_milli(name);
         if need("cpus", spec.cpus) {
             return Err(RejectReason::InsufficientCpus);
         }
@@ -171,13 +177,23 @@ mod tests {
 
     #[test]
     fn each_shortfall_has_its_reason() {
-        let pool = OfferPool::from_offer(&offer("cpus:1;mem:256;disk:100;ports:[31000-31001]", "h"));
-        assert_eq!(pool.check(&app(2.0, 10.0, 0), &[]), Err(RejectReason::InsufficientCpus));
-        assert_eq!(pool.check(&app(1.0, 512.0, 0), &[]), Err(RejectReason::InsufficientMemory));
+        let pool =
+            OfferPool::from_offer(&offer("cpus:1;mem:256;disk:100;ports:[31000-31001]", "h"));
+        assert_eq!(
+            pool.check(&app(2.0, 10.0, 0), &[]),
+            Err(RejectReason::InsufficientCpus)
+        );
+        assert_eq!(
+            pool.check(&app(1.0, 512.0, 0), &[]),
+            Err(RejectReason::InsufficientMemory)
+        );
         let mut disk = app(0.1, 10.0, 0);
         disk.disk = 200.0;
         assert_eq!(pool.check(&disk, &[]), Err(RejectReason::InsufficientDisk));
-        assert_eq!(pool.check(&app(0.1, 10.0, 3), &[]), Err(RejectReason::InsufficientPorts));
+        assert_eq!(
+            pool.check(&app(0.1, 10.0, 3), &[]),
+            Err(RejectReason::InsufficientPorts)
+        );
         let mut gpu = app(0.1, 10.0, 0);
         gpu.gpus = 1.0;
         assert_eq!(pool.check(&gpu, &[]), Err(RejectReason::InsufficientGpus));
@@ -185,9 +201,14 @@ mod tests {
         role.accepted_resource_roles = vec!["prod".into()];
         assert_eq!(pool.check(&role, &[]), Err(RejectReason::UnfulfilledRole));
         let mut cons = app(0.1, 10.0, 0);
-        cons.constraints = vec![Constraint::parse(&["rack".into(), "IS".into(), "r2".into()])
-            .unwrap_or_else(|e| panic!("{e}"))];
-        assert_eq!(pool.check(&cons, &[]), Err(RejectReason::UnfulfilledConstraint));
+        cons.constraints = vec![
+            Constraint::parse(&["rack".into(), "IS".into(), "r2".into()])
+                .unwrap_or_else(|e| panic!("{e}")),
+        ];
+        assert_eq!(
+            pool.check(&cons, &[]),
+            Err(RejectReason::UnfulfilledConstraint)
+        );
         assert_eq!(pool.check(&app(1.0, 256.0, 2), &[]), Ok(vec![31000, 31001]));
     }
 

@@ -25,7 +25,10 @@ pub fn new_task_id(app_id: &str) -> TaskId {
 /// The app id a Marathon task id belongs to (`prod_web.<uuid>` → `/prod/web`),
 /// also for the `<app>.instance-<uuid>._app.N` form. `None` if it has no dot.
 pub fn app_id_of_task(task_id: &str) -> Option<String> {
-    let base = match task_id.find(".instance-").or_else(|| task_id.find(".marathon-")) {
+    let base = match task_id
+        .find(".instance-")
+        .or_else(|| task_id.find(".marathon-"))
+    {
         Some(i) => &task_id[..i],
         None => &task_id[..task_id.rfind('.')?],
     };
@@ -64,7 +67,12 @@ fn java_double(v: f64) -> String {
 
 /// The task environment Marathon sets, before the app's own `env` (which
 /// wins on a name clash).
-pub fn task_env(spec: &RunSpec, task_id: &TaskId, host: &str, host_ports: &[u32]) -> Vec<(String, String)> {
+pub fn task_env(
+    spec: &RunSpec,
+    task_id: &TaskId,
+    host: &str,
+    host_ports: &[u32],
+) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = Vec::new();
     for (i, p) in host_ports.iter().enumerate() {
         env.push((format!("PORT{i}"), p.to_string()));
@@ -92,9 +100,13 @@ pub fn task_env(spec: &RunSpec, task_id: &TaskId, host: &str, host_ports: &[u32]
     env.push(("MARATHON_APP_RESOURCE_CPUS".into(), java_double(spec.cpus)));
     env.push(("MARATHON_APP_RESOURCE_MEM".into(), java_double(spec.mem)));
     env.push(("MARATHON_APP_RESOURCE_DISK".into(), java_double(spec.disk)));
-    env.push(("MARATHON_APP_RESOURCE_GPUS".into(), format!("{}", spec.gpus.round() as i64)));
+    env.push((
+        "MARATHON_APP_RESOURCE_GPUS".into(),
+        format!("{}", spec.gpus.round() as i64),
+    ));
     // Labels with long values are left out, as Marathon does (limit 512).
-    let labels: Vec<(&String, &String)> = spec.labels.iter().filter(|(_, v)| v.len() < 512).collect();
+    let labels: Vec<(&String, &String)> =
+        spec.labels.iter().filter(|(_, v)| v.len() < 512).collect();
     let names: Vec<String> = labels.iter().map(|(k, _)| env_name(k)).collect();
     env.push(("MARATHON_APP_LABELS".into(), names.join(" ")));
     for (k, v) in labels {
@@ -292,7 +304,10 @@ mod tests {
         assert_eq!(env["MARATHON_APP_RESOURCE_MEM"], "64.0");
         assert_eq!(env["MARATHON_APP_RESOURCE_DISK"], "0.0");
         assert_eq!(env["MARATHON_APP_LABEL_TIER"], "front end");
-        assert!(!env.contains_key("MARATHON_APP_LABEL_BIG"), "values ≥512 are left out");
+        assert!(
+            !env.contains_key("MARATHON_APP_LABEL_BIG"),
+            "values ≥512 are left out"
+        );
         assert_eq!(env["MARATHON_APP_LABELS"], "TIER");
         let cmd = t.command.as_ref().map(|c| (c.shell, c.value.clone()));
         assert_eq!(cmd, Some((Some(true), s.cmd.clone())));
@@ -334,7 +349,9 @@ mod tests {
         assert_eq!(c.arguments, vec!["/bin/echo", "hi"]);
         assert_eq!(c.uris.len(), 1);
         assert_eq!(
-            t.kill_policy.and_then(|k| k.grace_period).map(|g| g.nanoseconds),
+            t.kill_policy
+                .and_then(|k| k.grace_period)
+                .map(|g| g.nanoseconds),
             Some(7_000_000_000)
         );
     }
