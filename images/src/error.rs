@@ -31,6 +31,13 @@ pub enum ImageError {
     /// Content whose sha256 is not the digest it was announced with.
     #[error("bad digest for {expected}: the content hashes to {actual}")]
     BadDigest { expected: String, actual: String },
+    /// A layer whose uncompressed content is not its config's diff_id.
+    #[error("bad digest for uncompressed layer {layer}: expected diff_id {expected}, the content hashes to {actual}")]
+    BadDiffId {
+        layer: String,
+        expected: String,
+        actual: String,
+    },
     /// Content whose size is not the size it was announced with.
     #[error("bad size for {digest}: expected {expected} bytes, got {actual}")]
     BadSize {

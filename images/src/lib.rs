@@ -1,9 +1,18 @@
 //! The agent's OCI image store: pulls from Docker Registry v2 / OCI distribution registries, imports docker-save and OCI-layout archives, verifies every digest, unpacks layers safely into a content-addressed store, and garbage-collects unused layers.
 
+pub mod config;
 pub mod digest;
 pub mod error;
+mod import;
 mod inroot;
 pub mod media;
+pub mod reference;
+mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod unpack;
 
+pub use config::RuntimeConfig;
 pub use error::ImageError;
+pub use reference::ImageRef;
+pub use store::{GcReport, Image, ImageStore, Layer, StoreOptions};
