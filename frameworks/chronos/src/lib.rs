@@ -1,5 +1,6 @@
 //! The Chronos-compatible job scheduler: job definitions, ISO 8601 and cron schedules with IANA time zones, dependencies, run history, the /v1/scheduler REST API, and the framework that launches each run on the master's offers.
 
+pub mod core;
 pub mod model;
 pub mod schedule;
 pub mod validate;
