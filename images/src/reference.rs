@@ -25,6 +25,12 @@ impl ImageRef {
                         reason: e.to_string(),
                     },
                 )?;
+        if inner.repository().bytes().any(|b| b.is_ascii_uppercase()) {
+            return Err(ImageError::InvalidReference {
+                reference: s.to_string(),
+                reason: "repository name must be lowercase".into(),
+            });
+        }
         if let Some(d) = inner.digest() {
             crate::digest::sha256_hex(d).map_err(|e| ImageError::InvalidReference {
                 reference: s.to_string(),
