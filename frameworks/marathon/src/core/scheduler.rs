@@ -841,6 +841,11 @@ impl Scheduler {
         }
     }
 
+    /// A probe that gave no verdict (an ignored 1xx answer): just free the slot.
+    pub fn probe_skipped(&mut self, task_id: &str, index: usize) {
+        self.in_flight.remove(&(task_id.to_string(), index));
+    }
+
     /// The outcome of a readiness probe.
     pub fn readiness_result(&mut self, task_id: &str, result: ReadinessResult, now: Timestamp) {
         self.in_flight
