@@ -3,4 +3,5 @@
 pub mod core;
 pub mod model;
 pub mod schedule;
+pub mod store;
 pub mod validate;
