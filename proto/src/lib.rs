@@ -7,6 +7,7 @@
 //! are defined once, here, with serde; the gRPC messages carry them as JSON.
 
 pub mod codec;
+pub mod container;
 pub mod executor;
 pub mod mesos;
 pub mod recordio;
