@@ -127,13 +127,31 @@ impl MasterServer {
             .local_addr()
             .map_err(|e| ServeError::Bind(addr, e))?;
         let id = uuid::Uuid::new_v4().to_string();
+        // A marker left by an earlier master on this data dir: agents and
+        // their tasks are about to re-register.
+        let marker = opts.data_dir.join("master.started");
+        let restarted = marker.exists();
+        if let Err(e) = std::fs::write(&marker, &id) {
+            tracing::warn!("cannot write {}: {e}", marker.display());
+        }
         let hostname = opts
             .hostname
             .clone()
             .unwrap_or_else(|| address.ip().to_string());
         let shared = Arc::new(Shared {
             hub: Mutex::new(Hub {
-                core: Master::new(id, opts.config.clone()),
+                core: {
+                    let mut core = Master::new(id, opts.config.clone());
+                    if restarted {
+                        let window = opts.config.agent_timeout;
+                        tracing::info!(
+                            "restarted on an existing data dir: holding reconciliation of \
+                             unknown tasks for {window:?} while agents re-register"
+                        );
+                        core.start_recovery_window(std::time::Instant::now(), window);
+                    }
+                    core
+                },
                 framework_streams: HashMap::new(),
                 agent_links: HashMap::new(),
             }),

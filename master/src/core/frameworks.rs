@@ -233,7 +233,43 @@ impl Master {
     }
 
     /// RECONCILE: explicit for the listed tasks, implicit (all) when empty.
-    pub fn reconcile(&mut self, id: &FrameworkId, tasks: &[ReconcileTask]) {
+    pub fn reconcile(&mut self, id: &FrameworkId, tasks: &[ReconcileTask], now: Instant) {
+        let recovering = self.recovering_until.is_some_and(|until| now < until);
+        if recovering && !tasks.is_empty() {
+            let (known, unknown): (Vec<ReconcileTask>, Vec<ReconcileTask>) = tasks
+                .iter()
+                .cloned()
+                .partition(|rt| self.tasks.contains_key(&rt.task_id));
+            self.held_reconciliations
+                .extend(unknown.into_iter().map(|rt| (id.clone(), rt)));
+            if !known.is_empty() {
+                self.answer_reconcile(id, &known);
+            }
+            return;
+        }
+        self.answer_reconcile(id, tasks);
+    }
+
+    /// Answers held reconciliations whose task has appeared, and all of them
+    /// once the recovery window has closed.
+    pub(super) fn release_held_reconciliations(&mut self, now: Instant) {
+        if self.held_reconciliations.is_empty() {
+            return;
+        }
+        let closed = self.recovering_until.is_none_or(|until| now >= until);
+        let held = std::mem::take(&mut self.held_reconciliations);
+        let mut still = Vec::new();
+        for (fw, rt) in held {
+            if closed || self.tasks.contains_key(&rt.task_id) {
+                self.answer_reconcile(&fw, std::slice::from_ref(&rt));
+            } else {
+                still.push((fw, rt));
+            }
+        }
+        self.held_reconciliations = still;
+    }
+
+    fn answer_reconcile(&mut self, id: &FrameworkId, tasks: &[ReconcileTask]) {
         let aware = self.frameworks.get(id).is_some_and(|f| f.partition_aware());
         let mut out = Vec::new();
         if tasks.is_empty() {

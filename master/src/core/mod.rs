@@ -197,6 +197,11 @@ pub struct Master {
     next_framework: u64,
     next_offer: u64,
     outbox: Vec<Effect>,
+    /// After a restart, agents re-register with their tasks during this
+    /// window; reconciliation of a task not seen yet waits for it.
+    recovering_until: Option<Instant>,
+    /// Explicit reconciliation waiting for the window to close.
+    held_reconciliations: Vec<(FrameworkId, paddock_proto::scheduler::ReconcileTask)>,
 }
 
 /// How many finished tasks and frameworks `/master/state` keeps.
@@ -225,7 +230,18 @@ impl Master {
             next_framework: 0,
             next_offer: 0,
             outbox: Vec::new(),
+            recovering_until: None,
+            held_reconciliations: Vec::new(),
         }
+    }
+
+    /// This master follows an earlier one on the same data dir: for
+    /// `window`, a reconciled task that no agent has reported yet is not
+    /// declared unknown (its agent may still be re-registering); the answer
+    /// waits until the task shows up or the window closes. Without this, a
+    /// framework would replace tasks that are still running.
+    pub fn start_recovery_window(&mut self, now: Instant, window: Duration) {
+        self.recovering_until = Some(now + window);
     }
 
     /// Takes the effects produced since the last call.
@@ -255,6 +271,7 @@ impl Master {
     /// Periodic housekeeping: unreachable agents, offer timeouts, framework
     /// failover timeouts.
     pub fn tick(&mut self, now: Instant) {
+        self.release_held_reconciliations(now);
         self.check_agent_timeouts(now);
         self.expire_offers(now);
         self.expire_frameworks(now);

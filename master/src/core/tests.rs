@@ -363,3 +363,70 @@ fn agent_reregistration_adopts_running_tasks() {
     assert!(m.frameworks[&fw].recovered);
     let _ = Resource::default();
 }
+
+#[test]
+fn after_a_restart_reconciliation_waits_for_agents_to_re_register() {
+    let now = Instant::now();
+    let mut m = master();
+    m.start_recovery_window(now, Duration::from_secs(10));
+    // The framework fails over to the new master before its agent is back.
+    let info = FrameworkInfo {
+        user: "root".into(),
+        name: "marathon".into(),
+        id: Some(FrameworkId::new("fw-from-before")),
+        ..Default::default()
+    };
+    let fw = m
+        .subscribe(
+            info,
+            Some(FrameworkId::new("fw-from-before")),
+            &[],
+            "s".into(),
+            now,
+        )
+        .unwrap();
+    m.drain();
+    let ask = |id: &str| paddock_proto::scheduler::ReconcileTask {
+        task_id: TaskId::new(id),
+        agent_id: None,
+    };
+    m.reconcile(&fw, &[ask("survivor"), ask("gone")], now);
+    assert!(
+        updates_for(&m.drain(), &fw).is_empty(),
+        "no answer while agents may still re-register"
+    );
+
+    // The agent comes back with one of the tasks: that one is answered.
+    let mut t = task("survivor", 1.0, 128.0);
+    t.agent_id = AgentId::new("A-S7");
+    m.register_agent(
+        AgentRegistration {
+            agent_id: "A-S7".into(),
+            hostname: "h".into(),
+            ip: "127.0.0.1".into(),
+            port: 5051,
+            resources: Resources::new().with_scalar("cpus", 2.0),
+            attributes: vec![],
+            tasks: vec![(fw.clone(), t, TaskState::TaskRunning)],
+            version: "test".into(),
+        },
+        now + Duration::from_secs(1),
+    );
+    m.drain();
+    m.tick(now + Duration::from_secs(2));
+    let answered = updates_for(&m.drain(), &fw);
+    assert_eq!(answered.len(), 1, "{answered:?}");
+    assert_eq!(answered[0].task_id.value, "survivor");
+    assert_eq!(answered[0].state, TaskState::TaskRunning);
+
+    // When the window closes, the task nobody reported is lost.
+    m.tick(now + Duration::from_secs(11));
+    let answered = updates_for(&m.drain(), &fw);
+    assert_eq!(answered.len(), 1, "{answered:?}");
+    assert_eq!(answered[0].task_id.value, "gone");
+    assert_eq!(answered[0].state, TaskState::TaskLost);
+
+    // Outside the window, an unknown task is answered at once.
+    m.reconcile(&fw, &[ask("other")], now + Duration::from_secs(12));
+    assert_eq!(updates_for(&m.drain(), &fw).len(), 1);
+}

@@ -146,7 +146,7 @@ fn dispatch(shared: &Shared, fw: &FrameworkId, call: Call) -> Result<(), ApiErro
         }
         "RECONCILE" => {
             let rec = call.reconcile.unwrap_or_default();
-            shared.with_core(false, |m, _| m.reconcile(fw, &rec.tasks));
+            shared.with_core(false, |m, now| m.reconcile(fw, &rec.tasks, now));
         }
         "MESSAGE" => {
             let msg = call.message.ok_or_else(|| missing("message"))?;
