@@ -87,7 +87,6 @@ impl ImageError {
         }
     }
 
-    #[allow(dead_code)] // used by import
     pub(crate) fn corrupt(path: &Path, reason: impl Into<String>) -> ImageError {
         ImageError::CorruptArchive {
             path: path.display().to_string(),
@@ -97,7 +96,6 @@ impl ImageError {
 }
 
 /// Adds "what we were doing" to an I/O error.
-#[allow(dead_code)] // used by the store
 pub(crate) trait IoContext<T> {
     fn ctx(self, context: impl FnOnce() -> String) -> Result<T, ImageError>;
 }

@@ -6,7 +6,9 @@ pub mod error;
 mod import;
 mod inroot;
 pub mod media;
+mod pull;
 pub mod reference;
+mod rootfs;
 mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -14,5 +16,7 @@ pub mod unpack;
 
 pub use config::RuntimeConfig;
 pub use error::ImageError;
+pub use pull::Credentials;
 pub use reference::ImageRef;
+pub use rootfs::{Rootfs, RootfsKind, RootfsMode};
 pub use store::{GcReport, Image, ImageStore, Layer, StoreOptions};

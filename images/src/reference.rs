@@ -67,7 +67,6 @@ impl ImageRef {
         self.inner.digest()
     }
 
-    #[allow(dead_code)] // used by pull
     pub(crate) fn oci(&self) -> &Reference {
         &self.inner
     }

@@ -331,7 +331,6 @@ impl ImageStore {
         self.inner.blob_path(digest)
     }
 
-    #[allow(dead_code)] // used by rootfs
     pub(crate) fn layer_meta(&self, diff_id: &str) -> Result<LayerMeta, ImageError> {
         let p = self.inner.layer_dir(diff_id)?.join("meta.json");
         let bytes = fs::read(&p).ctx(|| {
@@ -555,7 +554,6 @@ impl Staging {
     }
 
     /// Stages a file that was already hashed while it was written.
-    #[allow(dead_code)] // used by pull
     pub fn add_hashed_blob(
         &mut self,
         path: PathBuf,

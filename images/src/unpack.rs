@@ -473,7 +473,6 @@ pub(crate) fn fset_xattr(
 }
 
 /// `lgetxattr(2)` of a path (our own store, trusted), `None` when absent.
-#[allow(dead_code)] // used by the rootfs builder
 pub(crate) fn lget_xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
     let cpath = CString::new(path.as_os_str().as_bytes()).ok()?;
     let cname = CString::new(name).ok()?;
