@@ -129,6 +129,12 @@ fn parse_stored(job: &Job) -> Option<Schedule> {
     }
 }
 
+impl crate::validate::JobLookup for Core {
+    fn parents_of(&self, name: &str) -> Option<&[String]> {
+        self.jobs.get(name).map(|e| e.job.parent_names())
+    }
+}
+
 /// The scheduler state machine. See the module documentation.
 pub struct Core {
     jobs: BTreeMap<String, Entry>,

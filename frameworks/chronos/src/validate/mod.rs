@@ -20,6 +20,19 @@ fn err<T>(msg: impl Into<String>) -> Result<T, ValidationError> {
     Err(ValidationError(msg.into()))
 }
 
+/// Where validation looks up the other jobs' parents.
+pub trait JobLookup {
+    /// The parents of `name`, `Some(&[])` for a scheduled job, `None` when
+    /// there is no such job.
+    fn parents_of(&self, name: &str) -> Option<&[String]>;
+}
+
+impl JobLookup for BTreeMap<String, Job> {
+    fn parents_of(&self, name: &str) -> Option<&[String]> {
+        self.get(name).map(|j| j.parent_names())
+    }
+}
+
 /// Which endpoint the job came through; it only matters when the job has
 /// neither a schedule nor parents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +58,7 @@ pub fn valid_name(name: &str) -> bool {
 pub fn validate(
     job: &mut Job,
     endpoint: Endpoint,
-    jobs: &BTreeMap<String, Job>,
+    jobs: &dyn JobLookup,
     now: Timestamp,
 ) -> Result<Option<Schedule>, ValidationError> {
     if !valid_name(&job.name) {
@@ -188,7 +201,7 @@ fn check_constraint(i: usize, c: &[String]) -> Result<(), ValidationError> {
 fn check_parents(
     name: &str,
     parents: &[String],
-    jobs: &BTreeMap<String, Job>,
+    jobs: &dyn JobLookup,
 ) -> Result<(), ValidationError> {
     let mut seen = BTreeSet::new();
     for p in parents {
@@ -198,7 +211,7 @@ fn check_parents(
         if p == name {
             return err(format!("parents: job '{name}' cannot depend on itself"));
         }
-        if !jobs.contains_key(p) {
+        if jobs.parents_of(p).is_none() {
             return err(format!("parents: parent job '{p}' does not exist"));
         }
     }
@@ -217,7 +230,7 @@ fn check_parents(
 
 /// A chain of parents from `from` up to `target`, if `target` is an
 /// ancestor of `from` (or `from` itself).
-fn path_to(from: &str, target: &str, jobs: &BTreeMap<String, Job>) -> Option<Vec<String>> {
+fn path_to(from: &str, target: &str, jobs: &dyn JobLookup) -> Option<Vec<String>> {
     let mut stack = vec![(from.to_string(), vec![from.to_string()])];
     let mut visited = BTreeSet::new();
     while let Some((node, path)) = stack.pop() {
@@ -227,8 +240,8 @@ fn path_to(from: &str, target: &str, jobs: &BTreeMap<String, Job>) -> Option<Vec
         if !visited.insert(node.clone()) {
             continue;
         }
-        if let Some(job) = jobs.get(&node) {
-            for p in job.parent_names() {
+        if let Some(parents) = jobs.parents_of(&node) {
+            for p in parents {
                 let mut next = path.clone();
                 next.push(p.clone());
                 stack.push((p.clone(), next));

@@ -1,0 +1,89 @@
+//! The core and the store behind one lock, shared by the REST API and the
+//! launcher. Every mutation is applied to the core, its changes written to
+//! the store in one transaction, and only then answered or acted on; if the
+//! write fails the core is rebuilt from the store, so memory never runs
+//! ahead of the disk.
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use tokio::sync::{mpsc, Notify};
+
+use crate::core::{Core, Effect, Millis};
+use crate::store::{Store, StoreError};
+
+/// The wall clock, in the core's unit. Only the edges read it.
+pub fn now_millis() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as Millis)
+        .unwrap_or(0)
+}
+
+pub struct State {
+    pub core: Core,
+    pub store: Store,
+}
+
+pub struct Service {
+    state: Mutex<State>,
+    /// Woken after every change, so the timer re-arms for the next due time.
+    pub wake: Notify,
+    effects: mpsc::UnboundedSender<Effect>,
+    /// What `/leader` reports.
+    pub leader: String,
+}
+
+impl Service {
+    /// Loads the store into a core. Effects (kills) go to the returned
+    /// receiver after they have been persisted.
+    pub fn open(
+        store: Store,
+        leader: String,
+    ) -> Result<(Service, mpsc::UnboundedReceiver<Effect>), StoreError> {
+        let loaded = store.load()?;
+        let core = Core::restore(loaded.jobs, loaded.runs);
+        let (tx, rx) = mpsc::unbounded_channel();
+        Ok((
+            Service {
+                state: Mutex::new(State { core, store }),
+                wake: Notify::new(),
+                effects: tx,
+                leader,
+            },
+            rx,
+        ))
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` on the core, persists what it changed, then sends the
+    /// effects and wakes the timer. On a storage error the change is undone
+    /// (the core is reloaded from the store) and the error returned.
+    pub fn mutate<T>(&self, f: impl FnOnce(&mut Core) -> T) -> Result<T, StoreError> {
+        let mut st = self.lock();
+        let out = f(&mut st.core);
+        self.commit(&mut st)?;
+        Ok(out)
+    }
+
+    /// Persists the core's pending changes (see [`Service::mutate`]).
+    pub fn commit(&self, st: &mut State) -> Result<(), StoreError> {
+        let changes = st.core.take_changes();
+        if let Err(e) = st.store.apply(&changes) {
+            tracing::error!(error = %e, "cannot persist scheduler state; undoing the change");
+            let _ = st.core.take_effects();
+            match st.store.load() {
+                Ok(l) => st.core = Core::restore(l.jobs, l.runs),
+                Err(e2) => tracing::error!(error = %e2, "cannot reload scheduler state"),
+            }
+            return Err(e);
+        }
+        for e in st.core.take_effects() {
+            let _ = self.effects.send(e);
+        }
+        self.wake.notify_one();
+        Ok(())
+    }
+}
