@@ -871,20 +871,21 @@ impl Scheduler {
         force: bool,
         now: Timestamp,
     ) -> Result<DeploymentPlan, CoreError> {
-        let plan = self.preview(&target, now);
-        let affected = plan.affected_apps();
-        let conflicts: Vec<String> = self
-            .deployments
-            .iter()
-            .filter(|d| {
-                d.plan
-                    .affected_apps()
-                    .intersection(&affected)
-                    .next()
-                    .is_some()
-            })
-            .map(|d| d.plan.id.clone())
-            .collect();
+        self.deploy_with(target, force, &[], now)
+    }
+
+    /// Like [`Scheduler::deploy`]; `kills` names tasks that the plan's
+    /// scale-downs kill (instead of those killSelection would pick).
+    pub fn deploy_with(
+        &mut self,
+        target: BTreeMap<String, RunSpec>,
+        force: bool,
+        kills: &[String],
+        now: Timestamp,
+    ) -> Result<DeploymentPlan, CoreError> {
+        let mut plan = self.preview(&target, now);
+        self.sentence(&mut plan, kills)?;
+        let conflicts = self.conflicts(&plan);
         if !conflicts.is_empty() && !force {
             return Err(CoreError::Locked {
                 deployments: conflicts,
@@ -904,6 +905,47 @@ impl Scheduler {
         self.targets = target;
         self.start_plan(plan.clone(), now);
         Ok(plan)
+    }
+
+    /// Running deployments that touch an app `plan` touches.
+    fn conflicts(&self, plan: &DeploymentPlan) -> Vec<String> {
+        let affected = plan.affected_apps();
+        self.deployments
+            .iter()
+            .filter(|d| {
+                d.plan
+                    .affected_apps()
+                    .intersection(&affected)
+                    .next()
+                    .is_some()
+            })
+            .map(|d| d.plan.id.clone())
+            .collect()
+    }
+
+    /// Names the tasks that the plan's scale actions kill.
+    fn sentence(&self, plan: &mut DeploymentPlan, kills: &[String]) -> Result<(), CoreError> {
+        let mut by_app: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for id in kills {
+            let inst = self
+                .instances
+                .get(id)
+                .ok_or_else(|| CoreError::UnknownTask(id.clone()))?;
+            by_app
+                .entry(inst.app_id.clone())
+                .or_default()
+                .push(id.clone());
+        }
+        for step in &mut plan.steps {
+            for a in &mut step.actions {
+                if a.kind == ActionKind::ScaleApplication {
+                    if let Some(ids) = by_app.get(&a.app) {
+                        a.sentenced = ids.clone();
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     fn start_plan(&mut self, plan: DeploymentPlan, now: Timestamp) {
@@ -938,13 +980,7 @@ impl Scheduler {
             self.reconcile_apps(now);
             return Ok(None);
         }
-        let d = self.deployments.remove(pos);
-        self.out.push(Effect::Delete(deployment_key(id)));
-        self.out.push(Effect::Event(CoreEvent::DeploymentFailed {
-            plan: d.plan.clone(),
-            reason: "The deployment was canceled and is rolled back".into(),
-            timestamp: now,
-        }));
+        let d = &self.deployments[pos];
         let mut target = self.targets.clone();
         for app in d.plan.affected_apps() {
             match d.plan.original.get(&app) {
@@ -956,10 +992,34 @@ impl Scheduler {
                 }
             }
         }
+        self.cancel_to(id, target, now).map(Some)
+    }
+
+    /// Stops a deployment and starts a new one to `target` (the rollback),
+    /// which is returned. Deployments the rollback collides with stop too.
+    pub fn cancel_to(
+        &mut self,
+        id: &str,
+        target: BTreeMap<String, RunSpec>,
+        now: Timestamp,
+    ) -> Result<DeploymentPlan, CoreError> {
+        let Some(pos) = self.deployments.iter().position(|d| d.plan.id == id) else {
+            return Err(CoreError::UnknownDeployment(id.to_string()));
+        };
+        let d = self.deployments.remove(pos);
+        self.out.push(Effect::Delete(deployment_key(id)));
+        self.out.push(Effect::Event(CoreEvent::DeploymentFailed {
+            plan: d.plan.clone(),
+            reason: "The deployment was canceled and is rolled back".into(),
+            timestamp: now,
+        }));
         let plan = self.preview(&target, now);
+        for c in self.conflicts(&plan) {
+            self.force_stop(&c, now);
+        }
         self.targets = target;
         self.start_plan(plan.clone(), now);
-        Ok(Some(plan))
+        Ok(plan)
     }
 
     /// Stops a deployment where it is; its apps go straight to their target.
@@ -1224,39 +1284,8 @@ impl Scheduler {
                 spec.version = now.to_string();
             }
         }
-        let mut plan = self.preview(&target, now);
-        for step in &mut plan.steps {
-            for a in &mut step.actions {
-                if a.kind == ActionKind::ScaleApplication {
-                    if let Some(ids) = by_app.get(&a.app) {
-                        a.sentenced = ids.clone();
-                    }
-                }
-            }
-        }
-        let affected = plan.affected_apps();
-        let conflicts: Vec<String> = self
-            .deployments
-            .iter()
-            .filter(|d| {
-                d.plan
-                    .affected_apps()
-                    .intersection(&affected)
-                    .next()
-                    .is_some()
-            })
-            .map(|d| d.plan.id.clone())
-            .collect();
-        if !conflicts.is_empty() && !force {
-            return Err(CoreError::Locked {
-                deployments: conflicts,
-            });
-        }
-        for id in conflicts {
-            self.force_stop(&id, now);
-        }
-        self.targets = target;
-        self.start_plan(plan.clone(), now);
+        let ids: Vec<String> = killed.iter().map(|i| i.task_id.clone()).collect();
+        let plan = self.deploy_with(target, force, &ids, now)?;
         Ok((killed, Some(plan)))
     }
 

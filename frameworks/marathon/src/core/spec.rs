@@ -130,7 +130,11 @@ impl RunSpec {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortSpec {
+    /// The service port (0 = none assigned).
     pub port: u32,
+    /// A fixed host port (a container port mapping's non-zero `hostPort`).
+    #[serde(default)]
+    pub host_port: Option<u32>,
     #[serde(default = "default_protocol")]
     pub protocol: String,
     #[serde(default)]
@@ -147,6 +151,7 @@ impl PortSpec {
     pub fn new(port: u32) -> PortSpec {
         PortSpec {
             port,
+            host_port: None,
             protocol: default_protocol(),
             name: None,
             labels: BTreeMap::new(),

@@ -1,29 +1,33 @@
 //! Host-port allocation from an offer's `ports` ranges: dynamic ports for
 //! port definitions with port 0 (or when requirePorts is off), the declared
-//! ports themselves when requirePorts is on.
+//! ports themselves when requirePorts is on, and fixed `hostPort`s of
+//! container port mappings.
 
 use paddock_proto::resources::RangeSet;
 
 use crate::core::spec::PortSpec;
 
-/// Picks one host port per port definition from `available`. With
-/// `require_ports`, a non-zero declared port must itself be offered; other
+/// Picks one host port per port definition from `available`. A fixed
+/// `host_port`, and with `require_ports` a non-zero declared port, must
+/// itself be offered; other
 /// ports take the lowest free offered ports. `None` when the offer cannot
 /// supply them all. Ports are distinct.
 pub fn allocate(defs: &[PortSpec], require_ports: bool, available: &RangeSet) -> Option<Vec<u32>> {
     let mut taken: Vec<u64> = Vec::with_capacity(defs.len());
     // Fixed ports first, so dynamic ones never steal them.
     let mut out: Vec<Option<u32>> = vec![None; defs.len()];
-    if require_ports {
-        for (i, d) in defs.iter().enumerate() {
-            if d.port != 0 {
-                let p = u64::from(d.port);
-                if !available.contains_value(p) || taken.contains(&p) {
-                    return None;
-                }
-                taken.push(p);
-                out[i] = Some(d.port);
+    for (i, d) in defs.iter().enumerate() {
+        let fixed = d
+            .host_port
+            .filter(|p| *p != 0)
+            .or((require_ports && d.port != 0).then_some(d.port));
+        if let Some(port) = fixed {
+            let p = u64::from(port);
+            if !available.contains_value(p) || taken.contains(&p) {
+                return None;
             }
+            taken.push(p);
+            out[i] = Some(port);
         }
     }
     let needed = out.iter().filter(|p| p.is_none()).count();
@@ -78,6 +82,19 @@ mod tests {
             allocate(&defs(&[0, 31000]), true, &RangeSet::new([(31000, 31001)])),
             Some(vec![31001, 31000])
         );
+    }
+
+    #[test]
+    fn fixed_host_ports_of_port_mappings() {
+        let avail = RangeSet::new([(31000, 31010)]);
+        let mut d = PortSpec::new(10000);
+        d.host_port = Some(31007);
+        assert_eq!(
+            allocate(&[d.clone(), PortSpec::new(0)], false, &avail),
+            Some(vec![31007, 31000])
+        );
+        d.host_port = Some(80);
+        assert_eq!(allocate(&[d], false, &avail), None);
     }
 
     #[test]

@@ -132,6 +132,23 @@ pub fn task_resources(spec: &RunSpec, host_ports: &[u32]) -> Resources {
     r
 }
 
+/// Fills the dynamic `host_port`s (0) of a Docker container's port
+/// mappings with the allocated host ports, in order.
+fn with_host_ports(container: &serde_json::Value, host_ports: &[u32]) -> serde_json::Value {
+    let mut c = container.clone();
+    if let Some(maps) = c
+        .pointer_mut("/docker/port_mappings")
+        .and_then(|m| m.as_array_mut())
+    {
+        for (m, p) in maps.iter_mut().zip(host_ports) {
+            if m.get("host_port").and_then(|v| v.as_u64()).unwrap_or(0) == 0 {
+                m["host_port"] = serde_json::Value::from(*p);
+            }
+        }
+    }
+    c
+}
+
 /// Everything the TaskInfo depends on besides the spec.
 pub struct LaunchTarget<'a> {
     pub task_id: TaskId,
@@ -214,7 +231,10 @@ pub fn build_task_info(spec: &RunSpec, target: &LaunchTarget<'_>) -> TaskInfo {
         agent_id: target.agent_id.clone(),
         resources: task_resources(spec, target.host_ports).to_mesos(target.allocation_role),
         command: Some(command),
-        container: spec.container.clone(),
+        container: spec
+            .container
+            .as_ref()
+            .map(|c| with_host_ports(c, target.host_ports)),
         kill_policy: spec.task_kill_grace_period_seconds.map(|s| KillPolicy {
             grace_period: Some(DurationInfo {
                 nanoseconds: (s as i64).saturating_mul(1_000_000_000),
@@ -357,6 +377,29 @@ mod tests {
     }
 
     #[test]
+    fn dynamic_host_ports_go_into_port_mappings() {
+        let mut s = spec();
+        s.container = Some(
+            serde_json::json!({"type": "DOCKER", "docker": {"image": "nginx:1",
+            "network": "BRIDGE",
+            "port_mappings": [{"host_port": 0, "container_port": 80}, {"host_port": 31009, "container_port": 81}]}}),
+        );
+        let t = build_task_info(
+            &s,
+            &LaunchTarget {
+                task_id: TaskId::new("prod_web.4"),
+                agent_id: AgentId::new("a1"),
+                hostname: "h",
+                host_ports: &[31002, 31009],
+                allocation_role: None,
+            },
+        );
+        let c = t.container.unwrap_or_default();
+        assert_eq!(c["docker"]["port_mappings"][0]["host_port"], 31002);
+        assert_eq!(c["docker"]["port_mappings"][1]["host_port"], 31009);
+    }
+
+    #[test]
     fn container_passes_through() {
         let mut s = spec();
         s.container = Some(serde_json::json!({"type": "DOCKER", "docker": {"image": "nginx:1"}}));
@@ -370,7 +413,10 @@ mod tests {
                 allocation_role: None,
             },
         );
-        assert_eq!(t.container, s.container);
+        assert_eq!(
+            t.container, s.container,
+            "nothing to fill without port mappings"
+        );
         assert_eq!(env_of(&t)["MARATHON_APP_DOCKER_IMAGE"], "nginx:1");
         assert!(!env_of(&t).contains_key("PORT"));
     }
