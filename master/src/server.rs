@@ -113,6 +113,7 @@ impl Shared {
 pub struct MasterServer {
     listener: tokio::net::TcpListener,
     shared: Arc<Shared>,
+    extra: Option<axum::Router>,
 }
 
 impl MasterServer {
@@ -159,7 +160,20 @@ impl MasterServer {
             address,
             hostname,
         });
-        Ok(MasterServer { listener, shared })
+        Ok(MasterServer {
+            listener,
+            shared,
+            extra: None,
+        })
+    }
+
+    /// Serves `routes` beside the master's own (the web UI), on the same
+    /// port. The paths must not overlap the master's (axum refuses that).
+    pub fn merge_routes(&mut self, routes: axum::Router) {
+        self.extra = Some(match self.extra.take() {
+            Some(r) => r.merge(routes),
+            None => routes,
+        });
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -179,9 +193,11 @@ impl MasterServer {
         let timers = tokio::spawn(run_timers(shared.clone()));
         let grpc =
             tonic::service::Routes::new(crate::link::service(shared.clone())).into_axum_router();
-        let app = crate::http::router(shared.clone())
-            .merge(grpc)
-            .fallback(crate::http::not_found);
+        let mut app = crate::http::router(shared.clone()).merge(grpc);
+        if let Some(extra) = self.extra {
+            app = app.merge(extra);
+        }
+        let app = app.fallback(crate::http::not_found);
         tracing::info!(address = %shared.address, "master listening");
         // Event streams write small chunks: without TCP_NODELAY, Nagle and
         // delayed ACKs hold them for up to 40 ms.
