@@ -337,16 +337,30 @@ impl Remote<'_> {
                     _ => ImageError::Registry { registry, reason },
                 }
             }
-            OciDistributionError::DigestError(d) => ImageError::Registry {
-                registry,
-                reason: format!("{what}: {d}"),
-            },
+            OciDistributionError::DigestError(d) => {
+                let msg = d.to_string();
+                match parse_verification(&msg) {
+                    Some((expected, actual)) => ImageError::BadDigest { expected, actual },
+                    None => ImageError::Registry {
+                        registry,
+                        reason: format!("{what}: {msg}"),
+                    },
+                }
+            }
             other => ImageError::Registry {
                 registry,
                 reason: format!("{what}: {other}"),
             },
         }
     }
+}
+
+/// oci-client's "Invalid digest. Expected X, got Y" (its error type is not
+/// exported, so its fields cannot be matched).
+fn parse_verification(msg: &str) -> Option<(String, String)> {
+    let rest = msg.split_once("Expected ")?.1;
+    let (expected, actual) = rest.split_once(", got ")?;
+    Some((expected.trim().to_string(), actual.trim().to_string()))
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

@@ -1,2 +1,3 @@
 #![allow(dead_code)]
 pub mod crafted;
+pub mod mock_registry;
