@@ -77,6 +77,16 @@ impl Skeleton {
     }
 }
 
+/// What one [`Store::save_root`] added, so that [`Store::revert`] can take it back when the
+/// scheduler refuses the change.
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct Saved {
+    new_app_versions: Vec<(String, i64)>,
+    /// The tree version written, if it did not exist before.
+    new_root_version: Option<i64>,
+}
+
 /// The Marathon store. Cheap to share behind an `Arc`; all methods take `&self`.
 pub struct Store {
     db: Database,
@@ -129,7 +139,8 @@ impl Store {
 
     /// Persists `root` as the current tree: new app versions, the current version of each app,
     /// removed apps, the skeleton, and a tree version keyed by `root.version`. One transaction.
-    pub fn save_root(&self, root: &Group) -> Result<(), StoreError> {
+    pub fn save_root(&self, root: &Group) -> Result<Saved, StoreError> {
+        let mut record = Saved::default();
         let mut saved = self.saved_lock();
         let apps = root.transitive_apps();
         let now: BTreeMap<String, &AppDefinition> =
@@ -146,6 +157,9 @@ impl Store {
                 }
                 let key = (id.as_str(), app.version.millis());
                 if versions.get(key).map_err(dberr)?.is_none() {
+                    record
+                        .new_app_versions
+                        .push((id.clone(), app.version.millis()));
                     let json =
                         serde_json::to_vec(app).map_err(|e| StoreError::Db(e.to_string()))?;
                     versions.insert(key, json.as_slice()).map_err(dberr)?;
@@ -163,6 +177,9 @@ impl Store {
             meta.insert(SKELETON_KEY, skeleton.as_slice())
                 .map_err(dberr)?;
             let mut roots = txn.open_table(ROOT_VERSIONS).map_err(dberr)?;
+            if roots.get(root.version.millis()).map_err(dberr)?.is_none() {
+                record.new_root_version = Some(root.version.millis());
+            }
             roots
                 .insert(root.version.millis(), skeleton.as_slice())
                 .map_err(dberr)?;
@@ -181,7 +198,34 @@ impl Store {
         }
         txn.commit().map_err(dberr)?;
         *saved = now.iter().map(|(id, a)| (id.clone(), a.version)).collect();
-        Ok(())
+        Ok(record)
+    }
+
+    /// Puts `previous` back as the current tree and removes what `saved` added.
+    pub fn revert(&self, saved: Saved, previous: &Group) -> Result<(), StoreError> {
+        let _ = self.save_root(previous)?;
+        let txn = self.db.begin_write().map_err(dberr)?;
+        {
+            let mut versions = txn.open_table(APP_VERSIONS).map_err(dberr)?;
+            for (id, v) in &saved.new_app_versions {
+                let still_current = previous
+                    .app(&PathId::parse(id))
+                    .is_some_and(|a| a.version.millis() == *v);
+                if !still_current {
+                    versions.remove((id.as_str(), *v)).map_err(dberr)?;
+                }
+            }
+            if let Some(v) = saved
+                .new_root_version
+                .filter(|v| *v != previous.version.millis())
+            {
+                txn.open_table(ROOT_VERSIONS)
+                    .map_err(dberr)?
+                    .remove(v)
+                    .map_err(dberr)?;
+            }
+        }
+        txn.commit().map_err(dberr)
     }
 
     /// The current tree, or `None` if nothing was ever saved.
@@ -216,6 +260,32 @@ impl Store {
         for row in roots.iter().map_err(dberr)?.rev() {
             let (k, _) = row.map_err(dberr)?;
             out.push(Timestamp::from_millis(k.value()));
+        }
+        Ok(out)
+    }
+
+    /// Versions of one group found in the stored tree versions, newest first.
+    pub fn group_versions(&self, id: &PathId) -> Result<Vec<Timestamp>, StoreError> {
+        fn find<'a>(s: &'a Skeleton, id: &PathId) -> Option<&'a Skeleton> {
+            if s.id == *id {
+                return Some(s);
+            }
+            s.groups
+                .iter()
+                .filter(|g| id.starts_with(&g.id))
+                .find_map(|g| find(g, id))
+        }
+        let txn = self.db.begin_read().map_err(dberr)?;
+        let roots = txn.open_table(ROOT_VERSIONS).map_err(dberr)?;
+        let mut out: Vec<Timestamp> = Vec::new();
+        for row in roots.iter().map_err(dberr)?.rev() {
+            let (_, v) = row.map_err(dberr)?;
+            let skeleton: Skeleton = decode("root version", v.value())?;
+            if let Some(g) = find(&skeleton, id) {
+                if !out.contains(&g.version) {
+                    out.push(g.version);
+                }
+            }
         }
         Ok(out)
     }
@@ -356,7 +426,7 @@ mod tests {
         {
             let store = Store::open(dir.path()).unwrap();
             assert!(store.load_root().unwrap().is_none());
-            store.save_root(&root).unwrap();
+            let _ = store.save_root(&root).unwrap();
             let mut a2 = AppDefinition {
                 instances: 3,
                 ..a.clone()
@@ -364,7 +434,7 @@ mod tests {
             a2.version = t2;
             root.put_app(a2, t2);
             root.version = t2;
-            store.save_root(&root).unwrap();
+            let _ = store.save_root(&root).unwrap();
             store.put_blob("framework_id", "fw-1").unwrap();
             store
                 .put_blob("instance/x", &serde_json::json!({"n": 1}))
@@ -408,11 +478,40 @@ mod tests {
         // Removing the app removes it from the current tree but keeps its history.
         let mut empty = Group::empty_root(Timestamp::from_millis(3_000));
         empty.version = Timestamp::from_millis(3_000);
-        store.save_root(&empty).unwrap();
+        let _ = store.save_root(&empty).unwrap();
         drop(store);
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(store.load_root().unwrap().unwrap().app_count(), 0);
         assert_eq!(store.app_versions(&id).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn revert_takes_back_a_refused_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let t1 = Timestamp::from_millis(1);
+        let t2 = Timestamp::from_millis(2);
+        let mut a = AppDefinition::command("/a", "x");
+        a.version = t1;
+        let mut root = Group::empty_root(t1);
+        root.put_app(a.clone(), t1);
+        let _ = store.save_root(&root).unwrap();
+        let mut next = root.clone();
+        next.put_app(
+            AppDefinition {
+                instances: 9,
+                version: t2,
+                ..a
+            },
+            t2,
+        );
+        next.version = t2;
+        let saved = store.save_root(&next).unwrap();
+        store.revert(saved, &root).unwrap();
+        let id = PathId::parse("/a");
+        assert_eq!(store.load_root().unwrap().unwrap(), root);
+        assert_eq!(store.app_versions(&id).unwrap(), vec![t1]);
+        assert_eq!(store.root_versions().unwrap(), vec![t1]);
     }
 
     #[test]
@@ -433,7 +532,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         for i in 0..(ROOT_VERSIONS_KEPT as i64 + 5) {
-            store
+            let _ = store
                 .save_root(&Group::empty_root(Timestamp::from_millis(i)))
                 .unwrap();
         }
