@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod core;
+pub mod launch;
 pub mod model;
 pub mod schedule;
 pub mod service;

@@ -48,7 +48,7 @@ mod types;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::model::{ConcurrencyPolicy, Job};
 use crate::schedule::{format_utc, from_millis, to_millis, Schedule};
@@ -139,6 +139,8 @@ impl crate::validate::JobLookup for Core {
 pub struct Core {
     jobs: BTreeMap<String, Entry>,
     runs: BTreeMap<RunKey, Run>,
+    /// The runs that are not over: what ticks and launches look at.
+    live: BTreeSet<RunKey>,
     by_task: HashMap<String, RunKey>,
     dirty: Dirty,
     deleted_jobs: Vec<String>,
@@ -158,6 +160,7 @@ impl Core {
         Core {
             jobs: BTreeMap::new(),
             runs: BTreeMap::new(),
+            live: BTreeSet::new(),
             by_task: HashMap::new(),
             dirty: Dirty::default(),
             deleted_jobs: Vec::new(),
@@ -179,6 +182,9 @@ impl Core {
                 if !run.state.is_terminal() {
                     core.by_task.insert(t.clone(), run.key());
                 }
+            }
+            if !run.state.is_terminal() {
+                core.live.insert(run.key());
             }
             core.runs.insert(run.key(), run);
         }
@@ -242,7 +248,12 @@ impl Core {
 
     /// Runs with a task that has not ended (for reconciliation).
     pub fn active_runs(&self) -> Vec<&Run> {
-        self.runs.values().filter(|r| r.state.is_active()).collect()
+        self.live_runs().filter(|r| r.state.is_active()).collect()
+    }
+
+    /// Runs that are not over.
+    pub fn live_runs(&self) -> impl Iterator<Item = &Run> {
+        self.live.iter().filter_map(|k| self.runs.get(k))
     }
 
     pub fn children_of(&self, name: &str) -> Vec<String> {
@@ -265,7 +276,7 @@ impl Core {
                 consider(t);
             }
         }
-        for r in self.runs.values() {
+        for r in self.live_runs() {
             match r.state {
                 RunState::Pending => {
                     if let Some(t) = r.not_before {
@@ -334,6 +345,19 @@ impl Core {
 
     fn touch_run(&mut self, k: &RunKey) {
         self.dirty.runs.insert(k.clone());
+        self.sync_live(k);
+    }
+
+    /// Keeps `live` in step with a run's state.
+    fn sync_live(&mut self, k: &RunKey) {
+        match self.runs.get(k) {
+            Some(r) if !r.state.is_terminal() => {
+                self.live.insert(k.clone());
+            }
+            _ => {
+                self.live.remove(k);
+            }
+        }
     }
 
     /// Creates or replaces a validated job. `counters_given` lists the
@@ -427,6 +451,7 @@ impl Core {
             .map(|r| r.key())
             .collect::<Vec<_>>()
         {
+            self.live.remove(&k);
             if let Some(run) = self.runs.remove(&k) {
                 if run.state.is_active() {
                     if let Some(t) = &run.task_id {
@@ -578,7 +603,7 @@ impl Core {
         // FORBID runs that waited too long; runs over their time limit.
         let mut skip = Vec::new();
         let mut kill = Vec::new();
-        for r in self.runs.values() {
+        for r in self.live_runs() {
             let Some(e) = self.jobs.get(&r.job) else {
                 continue;
             };
@@ -770,13 +795,13 @@ impl Core {
     pub fn launchable(&self, now: Millis) -> Vec<RunKey> {
         let mut out: Vec<(bool, Millis, RunKey)> = Vec::new();
         let mut active_jobs: HashMap<&str, usize> = HashMap::new();
-        for r in self.runs.values() {
+        for r in self.live_runs() {
             if r.state.is_active() {
                 *active_jobs.entry(r.job.as_str()).or_default() += 1;
             }
         }
         let mut forbid_taken: HashMap<&str, bool> = HashMap::new();
-        for r in self.runs.values() {
+        for r in self.live_runs() {
             if r.state != RunState::Pending || r.not_before.is_some_and(|t| t > now) {
                 continue;
             }
@@ -896,6 +921,7 @@ impl Core {
                 self.attempt_failed(&k, now);
             }
         }
+        self.sync_live(&k);
         true
     }
 
@@ -1003,6 +1029,7 @@ impl Core {
         }
         for k in &done[..done.len() - self.history_limit] {
             self.runs.remove(k);
+            self.live.remove(k);
             self.dirty.runs.remove(k);
             self.deleted_runs.push(k.clone());
         }

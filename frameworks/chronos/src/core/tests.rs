@@ -719,6 +719,15 @@ proptest! {
             }
             w.effects()?;
             w.check_finals();
+            // The index of live runs matches the runs.
+            let expected: BTreeSet<RunKey> = w
+                .core
+                .runs
+                .values()
+                .filter(|r| !r.state.is_terminal())
+                .map(|r| r.key())
+                .collect();
+            prop_assert_eq!(&w.core.live, &expected);
             // Every scheduled run is a distinct slot on or before last_slot.
             for r in w.core.all_runs() {
                 if r.kind == RunKind::Scheduled {
