@@ -160,6 +160,8 @@ pub struct Scheduler {
     targets: BTreeMap<String, RunSpec>,
     apps: BTreeMap<String, AppState>,
     instances: BTreeMap<String, Instance>,
+    /// App id → its instances' task ids.
+    by_app: BTreeMap<String, BTreeSet<String>>,
     deployments: Vec<Deployment>,
     wants_offers: bool,
     suppressed: bool,
@@ -205,6 +207,7 @@ impl Scheduler {
             targets: BTreeMap::new(),
             apps: BTreeMap::new(),
             instances: BTreeMap::new(),
+            by_app: BTreeMap::new(),
             deployments: Vec::new(),
             wants_offers: false,
             suppressed: false,
@@ -247,7 +250,7 @@ impl Scheduler {
         }
         s.targets = targets;
         for i in instances {
-            s.instances.insert(i.task_id.clone(), i);
+            s.insert_instance(i);
         }
         s.deployments = deployments;
         s
@@ -284,7 +287,30 @@ impl Scheduler {
     }
 
     pub fn instances_of<'a>(&'a self, app: &'a str) -> impl Iterator<Item = &'a Instance> + 'a {
-        self.instances.values().filter(move |i| i.app_id == app)
+        self.by_app
+            .get(app)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.instances.get(id))
+    }
+
+    fn insert_instance(&mut self, inst: Instance) {
+        self.by_app
+            .entry(inst.app_id.clone())
+            .or_default()
+            .insert(inst.task_id.clone());
+        self.instances.insert(inst.task_id.clone(), inst);
+    }
+
+    fn remove_instance(&mut self, id: &str) -> Option<Instance> {
+        let inst = self.instances.remove(id)?;
+        if let Some(ids) = self.by_app.get_mut(&inst.app_id) {
+            ids.remove(id);
+            if ids.is_empty() {
+                self.by_app.remove(&inst.app_id);
+            }
+        }
+        Some(inst)
     }
 
     pub fn deployments(&self) -> &[Deployment] {
@@ -396,9 +422,8 @@ impl Scheduler {
             let spec = app.goal.clone();
             let mut wanted = app.wanted;
             let mut places: Vec<Place> = self
-                .instances
-                .values()
-                .filter(|i| i.app_id == app_id && !is_gone(i.state))
+                .instances_of(&app_id)
+                .filter(|i| !is_gone(i.state))
                 .map(|i| i.place.clone())
                 .collect();
             let mut used_any: Vec<bool> = vec![false; pools.len()];
@@ -456,7 +481,7 @@ impl Scheduler {
                                 timestamp: now,
                             }));
                             places.push(inst.place.clone());
-                            self.instances.insert(inst.task_id.clone(), inst);
+                            self.insert_instance(inst);
                             launches[pi].push(info);
                             used_any[pi] = true;
                             wanted -= 1;
@@ -603,7 +628,7 @@ impl Scheduler {
 
     /// Forgets an instance that ended; records failures and backoff.
     fn expunge(&mut self, id: &str, state: TaskState, message: Option<&str>, now: Timestamp) {
-        let Some(inst) = self.instances.remove(id) else {
+        let Some(inst) = self.remove_instance(id) else {
             return;
         };
         self.next_probe.retain(|(t, _), _| t != id);
