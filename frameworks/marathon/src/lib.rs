@@ -6,5 +6,6 @@ pub mod events;
 pub mod health;
 pub mod launch;
 pub mod model;
+pub mod runtime;
 pub mod store;
 pub mod validate;
