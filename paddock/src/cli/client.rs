@@ -21,6 +21,22 @@ pub struct Client {
 /// Accepts `host:port`, `http://host:port/` or a bare `host` (port 5050)
 /// and returns `host:port`.
 pub fn normalize(addr: &str) -> Result<String, String> {
+    normalize_with(
+        addr,
+        5050,
+        "the master",
+        "--master HOST:PORT or PADDOCK_MASTER",
+    )
+}
+
+/// [`normalize`] for any service: a bare host gets `default_port`; an
+/// empty address names `what` and `hint` (where the address comes from).
+pub fn normalize_with(
+    addr: &str,
+    default_port: u16,
+    what: &str,
+    hint: &str,
+) -> Result<String, String> {
     let trimmed = addr.trim();
     if trimmed.starts_with("https://") {
         return Err(format!(
@@ -29,16 +45,14 @@ pub fn normalize(addr: &str) -> Result<String, String> {
     }
     let a = trimmed.trim_start_matches("http://").trim_end_matches('/');
     if a.is_empty() {
-        return Err(
-            "the master address is empty (use --master HOST:PORT or PADDOCK_MASTER)".into(),
-        );
+        return Err(format!("{what} address is empty (use {hint})"));
     }
     if a.contains('/') || a.contains(char::is_whitespace) {
         return Err(format!("'{trimmed}' is not a HOST:PORT address"));
     }
     match a.rsplit_once(':') {
         // A bracketed IPv6 address without a port ("[::1]").
-        Some((_, tail)) if tail.ends_with(']') => Ok(format!("{a}:5050")),
+        Some((_, tail)) if tail.ends_with(']') => Ok(format!("{a}:{default_port}")),
         Some((host, port)) => {
             if host.is_empty() || port.parse::<u16>().is_err() {
                 Err(format!("'{trimmed}' is not a HOST:PORT address"))
@@ -46,7 +60,7 @@ pub fn normalize(addr: &str) -> Result<String, String> {
                 Ok(a.to_string())
             }
         }
-        None => Ok(format!("{a}:5050")),
+        None => Ok(format!("{a}:{default_port}")),
     }
 }
 
@@ -78,7 +92,7 @@ pub fn percent_encode(s: &str, keep_slash: bool) -> String {
 
 /// The innermost useful words of a transport error: "connection refused",
 /// "timed out after 5s", "failed to lookup address information: ...".
-fn describe(e: &reqwest::Error) -> String {
+pub(super) fn describe(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         return format!("timed out after {}s", TIMEOUT.as_secs());
     }
