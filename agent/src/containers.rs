@@ -242,6 +242,9 @@ fn launch(
     inner: &Inner,
     record: &ContainerRecord,
 ) -> Result<(u32, Option<u64>), String> {
+    for task in &record.tasks {
+        crate::docker::admit(&agent.config, task)?;
+    }
     std::fs::create_dir_all(&record.sandbox)
         .map_err(|e| format!("cannot create sandbox {}: {e}", record.sandbox.display()))?;
     agent
@@ -276,7 +279,7 @@ fn launch(
         c
     };
     cmd.env_clear();
-    for key in ["PATH", "LANG", "LC_ALL", "TZ", "RUST_LOG", "HOME"] {
+    for key in ["PATH", "LANG", "LC_ALL", "TZ", "RUST_LOG", "HOME", "DOCKER_HOST"] {
         if let Some(v) = std::env::var_os(key) {
             cmd.env(key, v);
         }

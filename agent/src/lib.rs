@@ -4,11 +4,14 @@
 //! (`resources`), the gRPC session with the master (`link`), containers and
 //! their executors (`containers`), the reliable status-update streams
 //! (`updates`), checkpointing and recovery (`checkpoint`), the agent's HTTP
-//! API and the Mesos executor API (`http`), and the built-in command
-//! executor that `paddock executor` runs (`executor`).
+//! API and the Mesos executor API (`http`), the built-in command
+//! executor that `paddock executor` runs (`executor`), and the Docker
+//! containerizer (`docker`: engine checks, orphan reaping, stats; its
+//! executor side is `executor::docker`).
 
 mod checkpoint;
 mod containers;
+pub mod docker;
 pub mod executor;
 mod http;
 mod link;
@@ -48,6 +51,9 @@ pub struct AgentConfig {
     pub cgroup_root: String,
     /// After a restart, how long to wait for live executors to reconnect.
     pub executor_reregister_timeout: Duration,
+    /// `--containerizers`: "mesos" always; "docker" enables the Docker
+    /// containerizer (`docker`).
+    pub containerizers: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +91,7 @@ pub async fn run(
     containers::recover(&agent);
     let link = tokio::spawn(link::run(agent.clone()));
     let timers = tokio::spawn(state::run_timers(agent.clone()));
+    let docker = tokio::spawn(docker::supervise(agent.clone()));
     let app = http::router(agent.clone());
     tracing::info!(address = %addr, "agent listening");
     // Executor event streams write small chunks; see the master's server.
@@ -117,5 +124,6 @@ pub async fn run(
     };
     link.abort();
     timers.abort();
+    docker.abort();
     served
 }

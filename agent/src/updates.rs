@@ -260,6 +260,7 @@ mod tests {
             executor_binary: "/bin/false".into(),
             cgroup_root: "unused".into(),
             executor_reregister_timeout: Duration::from_secs(1),
+            containerizers: vec!["mesos".into()],
         };
         Arc::new(Agent::new(config, Default::default()).unwrap())
     }

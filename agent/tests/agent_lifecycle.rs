@@ -195,6 +195,7 @@ impl Harness {
             executor_binary: PathBuf::from(env!("CARGO_BIN_EXE_paddock-agent-test-exec")),
             cgroup_root: self.cgroup_root.clone(),
             executor_reregister_timeout: Duration::from_secs(15),
+            containerizers: vec!["mesos".into()],
         }
     }
 

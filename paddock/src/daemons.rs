@@ -91,6 +91,10 @@ pub struct AgentFlags {
     /// How long a restarted agent waits for its executors to reconnect.
     #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
     pub executor_reregister_timeout: Duration,
+    /// Containerizers, comma-separated: "mesos" (command and MESOS tasks),
+    /// "mesos,docker" also runs DOCKER tasks through the Docker engine.
+    #[arg(long, default_value = "mesos", value_delimiter = ',')]
+    pub containerizers: Vec<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -240,6 +244,7 @@ fn agent_config(
         executor_binary: std::env::current_exe().context("cannot find the paddock binary")?,
         cgroup_root: flags.cgroup_root.clone(),
         executor_reregister_timeout: flags.executor_reregister_timeout,
+        containerizers: flags.containerizers.clone(),
     })
 }
 

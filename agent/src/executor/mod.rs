@@ -8,6 +8,7 @@
 //! with what is still unacknowledged.
 
 mod client;
+pub mod docker;
 mod env;
 mod task;
 

@@ -88,14 +88,19 @@ async fn statistics(State(agent): State<Arc<Agent>>) -> Json<Value> {
             .collect()
     };
     let root = agent.config.cgroup_root.clone();
+    // A Docker task's usage is in its Docker container's cgroup.
+    let mut docker = crate::docker::stats::read_all(&agent).await;
     let out = tokio::task::spawn_blocking(move || {
         containers
             .into_iter()
             .filter_map(|(cid, fw, exec, name, source)| {
-                let stats = paddock_isolation::cgroups::Cgroup::open(&root, &cid)
-                    .ok()?
-                    .stats()
-                    .ok()?;
+                let stats = match docker.remove(&cid) {
+                    Some(s) => s,
+                    None => paddock_isolation::cgroups::Cgroup::open(&root, &cid)
+                        .ok()?
+                        .stats()
+                        .ok()?,
+                };
                 Some(json!({
                     "framework_id": fw,
                     "executor_id": exec,
