@@ -383,17 +383,18 @@ fn docker_task_survives_an_agent_restart_and_stats_come_from_its_cgroup() {
     c.restart_agent(0);
     let again = c.wait_agent_active(0);
     assert_eq!(again["id"], agent_id.as_str());
-    // The reaper has had time to look: the task's container stays.
+    // The restarted agent's first orphan check has run, and kept it.
     wait_for(
-        "the executor to re-subscribe",
+        "the restarted agent's orphan check",
         Duration::from_secs(30),
         || {
-            let state = get_json(&c.agent_url(0, "/state"))?;
-            let n = state["frameworks"][0]["executors"].as_array()?.len();
-            (n == 1).then_some(())
+            c.agents[0]
+                .proc
+                .log_text()
+                .contains("checked for orphaned Docker containers")
+                .then_some(())
         },
     );
-    std::thread::sleep(Duration::from_secs(6));
     assert_eq!(
         inspect(&id, "{{.State.Running}}"),
         "true",
@@ -502,5 +503,72 @@ fn docker_tasks_fail_clearly_when_the_containerizer_is_off() {
             .unwrap_or("")
             .contains("Docker containerizer is not enabled"),
         "{failed}"
+    );
+}
+
+#[test]
+fn bridge_port_mappings_parameters_and_dropped_capabilities() {
+    let (c, mut s, offer) = start("docker-bridge", DOCKER);
+    let cmd = "grep CapEff /proc/self/status; echo FROM_PARAM=$FROM_PARAM; hostname; \
+               echo PORT0=$PORT0; \
+               while :; do printf 'HTTP/1.0 200 OK\\r\\n\\r\\nhi-bridge' | nc -l -p 8080; done";
+    let mut task = docker_task(
+        "web",
+        &offer,
+        Some(cmd),
+        0.1,
+        32.0,
+        json!({
+            "network": "BRIDGE",
+            "port_mappings": [{"host_port": 31005, "container_port": 8080, "protocol": "tcp"}],
+            "parameters": [
+                {"key": "cap-drop", "value": "ALL"},
+                {"key": "env", "value": "FROM_PARAM=yes"},
+                {"key": "label", "value": "team=qa"},
+                {"key": "hostname", "value": "boxy"}
+            ]
+        }),
+    );
+    task["resources"].as_array_mut().expect("resources").push(json!(
+        {"name": "ports", "type": "RANGES", "ranges": {"range": [{"begin": 31005, "end": 31005}]}}
+    ));
+    s.launch(&offer, vec![task]);
+    let running = s.wait_state("web", "TASK_RUNNING", Duration::from_secs(60));
+    let id = docker_id(&running);
+    let body = wait_for("the mapped port to answer", Duration::from_secs(30), || {
+        let r = paddock_tests::http()
+            .get("http://127.0.0.1:31005/")
+            .timeout(Duration::from_secs(2))
+            .send()
+            .ok()?;
+        r.text().ok().filter(|t| t.contains("hi-bridge"))
+    });
+    assert!(body.contains("hi-bridge"));
+    let out = sandbox_file(&c, "web", "stdout");
+    assert!(
+        out.contains("CapEff:\t0000000000000000"),
+        "capabilities: {out}"
+    );
+    assert!(out.contains("FROM_PARAM=yes"), "{out}");
+    assert!(out.contains("boxy"), "{out}");
+    assert!(out.contains("PORT0=31005"), "{out}");
+    assert_eq!(inspect(&id, "{{index .Config.Labels \"team\"}}"), "qa");
+    assert_eq!(inspect(&id, "{{.HostConfig.NetworkMode}}"), "bridge");
+
+    // sh is PID 1 without a TERM handler: only the SIGKILL after the grace
+    // period stops it.
+    let t0 = std::time::Instant::now();
+    s.call(json!({"type": "KILL", "kill": {"task_id": {"value": "web"},
+        "kill_policy": {"grace_period": {"nanoseconds": 2_000_000_000i64}}}}));
+    s.wait_state("web", "TASK_KILLED", Duration::from_secs(30));
+    assert!(
+        t0.elapsed() >= Duration::from_millis(1900),
+        "killed before the grace period ended: {:?}",
+        t0.elapsed()
+    );
+    wait_for(
+        "the container to be removed",
+        Duration::from_secs(20),
+        || (!container_exists(&id)).then_some(()),
     );
 }

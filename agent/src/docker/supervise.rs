@@ -47,6 +47,7 @@ pub async fn supervise(agent: Arc<Agent>) {
         return;
     }
     let mut last: Option<bool> = None;
+    let mut checked_once = false;
     loop {
         match engine::probe().await {
             Ok(docker) => {
@@ -58,7 +59,12 @@ pub async fn supervise(agent: Arc<Agent>) {
                 }
                 last = Some(true);
                 set_availability(&agent.config, Availability::Reachable);
-                reap(&agent, &docker).await;
+                if let Some(reaped) = reap(&agent, &docker).await {
+                    if !checked_once || reaped > 0 {
+                        tracing::info!(reaped, "checked for orphaned Docker containers");
+                    }
+                    checked_once = true;
+                }
             }
             Err(why) => {
                 if last != Some(false) {
@@ -105,21 +111,21 @@ async fn ours(docker: &bollard::Docker, agent_id: &str) -> Result<HashMap<String
         .collect())
 }
 
-async fn reap(agent: &Arc<Agent>, docker: &bollard::Docker) {
+/// Removes orphans; how many, or None when the check could not run.
+async fn reap(agent: &Arc<Agent>, docker: &bollard::Docker) -> Option<usize> {
     let agent_id = {
         let inner = agent.lock();
         inner.agent_id.clone()
     }
     .map(|a| a.value)
     .or_else(|| agent.checkpoint.agent_id());
-    let Some(agent_id) = agent_id else {
-        return;
-    };
+    // Before the first registration there is no id, and nothing of ours.
+    let agent_id = agent_id?;
     let found = match ours(docker, &agent_id).await {
         Ok(f) => f,
         Err(e) => {
             tracing::warn!("cannot list Docker containers: {e}");
-            return;
+            return None;
         }
     };
     let orphans: Vec<(String, String)> = {
@@ -129,6 +135,7 @@ async fn reap(agent: &Arc<Agent>, docker: &bollard::Docker) {
             .filter(|(cid, _)| !inner.containers.contains_key(cid))
             .collect()
     };
+    let reaped = orphans.len();
     for (cid, name) in orphans {
         tracing::warn!(container = %cid, docker = %name, "reaping a Docker container whose executor is gone");
         let opts = RemoveContainerOptionsBuilder::new()
@@ -141,4 +148,5 @@ async fn reap(agent: &Arc<Agent>, docker: &bollard::Docker) {
             Err(e) => tracing::warn!(docker = %name, "cannot remove: {}", engine::describe(&e)),
         }
     }
+    Some(reaped)
 }
