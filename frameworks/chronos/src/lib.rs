@@ -4,8 +4,11 @@ pub mod api;
 pub mod core;
 pub mod launch;
 pub mod model;
+pub mod runtime;
 pub mod schedule;
 pub mod service;
 pub mod store;
 pub mod validate;
 pub mod view;
+
+pub use runtime::{run, ChronosConfig, ChronosError};

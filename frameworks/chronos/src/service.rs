@@ -80,10 +80,15 @@ impl Service {
             }
             return Err(e);
         }
-        for e in st.core.take_effects() {
+        let effects = st.core.take_effects();
+        // Wake the timer only when something changed; waking it for nothing
+        // would make its loop spin.
+        if !changes.is_empty() || !effects.is_empty() {
+            self.wake.notify_one();
+        }
+        for e in effects {
             let _ = self.effects.send(e);
         }
-        self.wake.notify_one();
         Ok(())
     }
 }

@@ -1,0 +1,260 @@
+//! The Chronos runtime on a real cluster: a `paddock master` and a
+//! `paddock agent` as processes (from paddock-tests), Chronos in-process via
+//! [`paddock_chronos::run`]. Jobs run as real tasks; restarts of Chronos
+//! while a job is due never run a slot twice.
+//!
+//! Needs the `paddock` binary (`cargo build -p paddock`).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use paddock_chronos::{run, ChronosConfig};
+use paddock_tests::{free_port, get_json, http, wait_for, Cluster};
+use serde_json::{json, Value};
+
+struct Chronos {
+    port: u16,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<Result<(), String>>>,
+}
+
+impl Chronos {
+    fn start(master_port: u16, data_dir: &Path) -> Chronos {
+        let port = free_port();
+        let config = ChronosConfig::new(
+            format!("127.0.0.1:{master_port}"),
+            "127.0.0.1".parse().unwrap(),
+            port,
+            data_dir,
+        );
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            rt.block_on(run(config, async move {
+                let _ = rx.await;
+            }))
+            .map_err(|e| e.to_string())
+        });
+        let c = Chronos {
+            port,
+            stop: Some(tx),
+            thread: Some(thread),
+        };
+        wait_for("the chronos API", Duration::from_secs(20), || {
+            get_json(&c.url("/v1/scheduler/jobs"))
+        });
+        c
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn post(&self, path: &str, body: Value) {
+        let r = http().post(self.url(path)).json(&body).send().unwrap();
+        assert_eq!(
+            r.status().as_u16(),
+            204,
+            "{path} {body}: {}",
+            r.text().unwrap_or_default()
+        );
+    }
+
+    fn job(&self, name: &str) -> Value {
+        get_json(&self.url(&format!("/v1/scheduler/job/{name}"))).unwrap_or(Value::Null)
+    }
+
+    fn runs(&self, name: &str) -> Vec<Value> {
+        get_json(&self.url(&format!("/v1/scheduler/job/{name}/runs")))
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default()
+    }
+
+    fn wait_count(&self, name: &str, field: &str, at_least: i64, timeout: Duration) {
+        let deadline = std::time::Instant::now() + timeout;
+        while self.job(name)[field].as_i64().unwrap_or(0) < at_least {
+            if std::time::Instant::now() > deadline {
+                let jobs = get_json(&self.url("/v1/scheduler/jobs"));
+                let runs: Vec<(String, Vec<Value>)> = jobs
+                    .iter()
+                    .flat_map(|j| j.as_array().cloned().unwrap_or_default())
+                    .filter_map(|j| j["name"].as_str().map(String::from))
+                    .map(|n| (n.clone(), self.runs(&n)))
+                    .collect();
+                panic!("timed out waiting for {name}.{field} >= {at_least}\njobs: {jobs:?}\nruns: {runs:#?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let r = t.join().expect("chronos thread");
+            assert!(r.is_ok(), "chronos stopped with {r:?}");
+        }
+    }
+}
+
+impl Drop for Chronos {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn cluster() -> Cluster {
+    let mut c = Cluster::master(&[]);
+    c.add_agent("cpus:2;mem:1024;disk:1000;ports:[31000-31009]", &[]);
+    c
+}
+
+fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn scheduled_dependent_and_failing_jobs_run_as_tasks() {
+    let cluster = cluster();
+    let out: PathBuf = cluster.dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let mut chronos = Chronos::start(cluster.master_port, &cluster.dir.path().join("chronos"));
+    let tick_log = out.join("tick.log");
+    chronos.post(
+        "/v1/scheduler/iso8601",
+        json!({"name": "tick", "schedule": "R3//PT2S", "cpus": 0.1, "mem": 32,
+               "command": format!("echo \"$CHRONOS_JOB_RUN_TIME\" >> {}", tick_log.display())}),
+    );
+    chronos.post(
+        "/v1/scheduler/dependency",
+        json!({"name": "after", "parents": ["tick"], "cpus": 0.1, "mem": 32,
+               "command": format!("echo after >> {}", out.join("after.log").display())}),
+    );
+    chronos.post(
+        "/v1/scheduler/iso8601",
+        json!({"name": "flaky", "schedule": "R1//PT1H", "command": "exit 3", "cpus": 0.1, "mem": 32,
+               "retries": 1, "retryBackoffSeconds": 1}),
+    );
+    chronos.wait_count("tick", "successCount", 3, Duration::from_secs(60));
+    chronos.wait_count("after", "successCount", 3, Duration::from_secs(30));
+    chronos.wait_count("flaky", "errorCount", 1, Duration::from_secs(30));
+
+    let runs = chronos.runs("tick");
+    assert_eq!(runs.len(), 3, "{runs:?}");
+    let mut scheduled: Vec<i64> = runs
+        .iter()
+        .map(|r| r["scheduled"].as_i64().unwrap())
+        .collect();
+    scheduled.sort();
+    assert_eq!(scheduled[1] - scheduled[0], 2000);
+    assert_eq!(scheduled[2] - scheduled[1], 2000);
+    for r in &runs {
+        assert_eq!(r["state"], "SUCCEEDED", "{r}");
+        assert_eq!(r["exitStatus"], 0, "{r}");
+        assert!(r["taskId"].as_str().unwrap().starts_with("ct:"));
+        assert!(!r["agentId"].as_str().unwrap_or("").is_empty());
+        eprintln!(
+            "tick slot {}: launched after {} ms, TASK_RUNNING after {} ms",
+            r["scheduledTime"],
+            r["started"].as_i64().unwrap() - r["scheduled"].as_i64().unwrap(),
+            r["running"].as_i64().unwrap() - r["scheduled"].as_i64().unwrap()
+        );
+    }
+    // Each slot ran once, as the task itself saw it.
+    let seen = lines(&tick_log);
+    let unique: BTreeSet<&String> = seen.iter().collect();
+    assert_eq!((seen.len(), unique.len()), (3, 3), "{seen:?}");
+    assert_eq!(lines(&out.join("after.log")).len(), 3);
+    assert_eq!(
+        chronos.job("tick")["schedule"]
+            .as_str()
+            .unwrap()
+            .split('/')
+            .next(),
+        Some("R0")
+    );
+
+    let flaky = chronos.runs("flaky");
+    assert_eq!(flaky.len(), 1);
+    assert_eq!(flaky[0]["state"], "FAILED");
+    assert_eq!(flaky[0]["attempt"], 1);
+    assert_eq!(flaky[0]["exitStatus"], 3);
+    assert_eq!(flaky[0]["attempts"].as_array().unwrap().len(), 1);
+    chronos.stop();
+}
+
+#[test]
+fn restarts_while_a_job_is_due_never_run_a_slot_twice() {
+    let cluster = cluster();
+    let out = cluster.dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let data = cluster.dir.path().join("chronos");
+    let log = out.join("every.log");
+    let mut chronos = Chronos::start(cluster.master_port, &data);
+    chronos.post(
+        "/v1/scheduler/iso8601",
+        json!({"name": "every", "schedule": "R//PT1S", "cpus": 0.1, "mem": 32,
+               "command": format!("echo \"$CHRONOS_JOB_RUN_TIME\" >> {}", log.display())}),
+    );
+    // Restart Chronos at different points of the one-second cycle, each
+    // time after at least one more success.
+    let mut successes = 0;
+    for pause_ms in [1300u64, 700, 2100, 450, 1600] {
+        successes += 1;
+        chronos.wait_count("every", "successCount", successes, Duration::from_secs(30));
+        std::thread::sleep(Duration::from_millis(pause_ms));
+        chronos.stop();
+        chronos = Chronos::start(cluster.master_port, &data);
+    }
+    chronos.wait_count(
+        "every",
+        "successCount",
+        successes + 2,
+        Duration::from_secs(30),
+    );
+    // Stop scheduling, let the last run finish.
+    chronos.post(
+        "/v1/scheduler/iso8601",
+        json!({"name": "every", "schedule": "R//PT1S", "disabled": true, "cpus": 0.1, "mem": 32,
+               "command": "true"}),
+    );
+    wait_for("the last run to end", Duration::from_secs(30), || {
+        chronos
+            .runs("every")
+            .iter()
+            .all(|r| !matches!(r["state"].as_str(), Some("STAGING" | "RUNNING" | "PENDING")))
+            .then_some(())
+    });
+    let seen = lines(&log);
+    let unique: BTreeSet<&String> = seen.iter().collect();
+    assert_eq!(seen.len(), unique.len(), "a slot ran twice: {seen:?}");
+    let succeeded: BTreeSet<String> = chronos
+        .runs("every")
+        .iter()
+        .filter(|r| r["state"] == "SUCCEEDED")
+        .map(|r| r["scheduledTime"].as_str().unwrap().to_string())
+        .collect();
+    let seen: BTreeSet<String> = seen.into_iter().collect();
+    assert!(
+        succeeded.is_subset(&seen),
+        "succeeded runs the task never saw: {:?}",
+        succeeded.difference(&seen).collect::<Vec<_>>()
+    );
+    assert!(succeeded.len() as i64 >= successes + 2);
+    chronos.stop();
+}
