@@ -20,7 +20,7 @@ use crate::core::spec::{HealthCheckSpec, ReadinessCheckSpec, RunSpec, Unreachabl
 use crate::core::{AppRecord, TaskFailure, Timestamp};
 use crate::launch::constraints::Place;
 use crate::launch::matcher::{OfferPool, RejectReason};
-use crate::launch::task_info::{build_task_info, new_task_id, LaunchTarget};
+use crate::launch::task_info::{app_id_of_task, build_task_info, new_task_id, LaunchTarget};
 
 /// Knobs of the core, with Marathon-like defaults.
 #[derive(Debug, Clone)]
@@ -536,11 +536,20 @@ impl Scheduler {
         let Some(inst) = self.instances.get_mut(&id) else {
             if !is_gone(status.state) {
                 // A task of our framework that we do not know: an orphan.
+                tracing::info!(task = %status.task_id, "marathon: killing a task it does not know");
                 self.out.push(Effect::Kill {
                     task_id: status.task_id.clone(),
                     agent_id: status.agent_id.clone(),
                     grace_seconds: None,
                 });
+            } else if status.state != TaskState::TaskUnknown {
+                self.out
+                    .push(Effect::Event(CoreEvent::UnknownInstanceTerminated {
+                        instance_id: id.clone(),
+                        run_spec_id: app_id_of_task(&id).unwrap_or_default(),
+                        condition: condition(status.state).to_string(),
+                        timestamp: now,
+                    }));
             }
             return;
         };

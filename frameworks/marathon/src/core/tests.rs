@@ -738,7 +738,10 @@ fn reconciliation_after_subscribe() {
     assert_eq!(killed(&s.take_effects()), vec!["rec.stray".to_string()]);
     // Terminal updates for unknown tasks need nothing.
     s.update(&status("rec.old", TaskState::TaskFinished), t(11));
-    assert!(killed(&s.take_effects()).is_empty());
+    let fx = s.take_effects();
+    assert!(killed(&fx).is_empty());
+    assert!(events(&fx).iter().any(|e| matches!(e,
+        CoreEvent::UnknownInstanceTerminated { run_spec_id, condition, .. } if run_spec_id == "/rec" && condition == "Finished")));
     // Periodic implicit reconciliation.
     s.tick(t(80));
     assert!(s
@@ -950,4 +953,166 @@ fn staged_tasks_that_never_start_are_killed() {
     assert!(killed(&s.take_effects()).is_empty());
     s.tick(t(332));
     assert_eq!(killed(&s.take_effects()), vec![id]);
+}
+
+mod rolling_property {
+    //! A simulated rolling upgrade through the whole scheduler: random
+    //! offers, starts, health results and kill confirmations. Whatever
+    //! happens, the kills the scheduler itself issues never take healthy
+    //! capacity below min(minHealthy, what was healthy before them), and the
+    //! upgrade completes once the cluster cooperates.
+    use super::*;
+    use crate::core::restart::bounds;
+    use proptest::prelude::*;
+
+    fn healthy(s: &Scheduler) -> usize {
+        s.instances_of("/roll")
+            .filter(|i| i.is_active() && i.is_healthy())
+            .count()
+    }
+
+    /// Applies one simulated event; returns the effects it caused.
+    fn apply(
+        s: &mut Scheduler,
+        kind: u8,
+        pick: usize,
+        now: Timestamp,
+        offer_no: &mut u32,
+    ) -> Vec<Effect> {
+        let ids: Vec<(String, TaskState, bool)> = s
+            .instances_of("/roll")
+            .map(|i| (i.task_id.clone(), i.state, i.killing_since.is_some()))
+            .collect();
+        let nth = |f: &dyn Fn(&(String, TaskState, bool)) -> bool| {
+            let c: Vec<&(String, TaskState, bool)> = ids.iter().filter(|x| f(x)).collect();
+            (!c.is_empty()).then(|| c[pick % c.len()].0.clone())
+        };
+        match kind {
+            0 => {
+                *offer_no += 1;
+                s.offers(&[big_offer(*offer_no, "h1")], now);
+            }
+            1 => {
+                if let Some(id) = nth(&|x| x.1 == TaskState::TaskStaging) {
+                    s.update(&status(&id, TaskState::TaskRunning), now);
+                }
+            }
+            2 => {
+                if let Some(id) = nth(&|x| x.1 == TaskState::TaskRunning && !x.2) {
+                    s.health_result(&id, 0, Ok(()), now);
+                }
+            }
+            3 => {
+                if let Some(id) = nth(&|x| x.1 == TaskState::TaskRunning && !x.2) {
+                    s.health_result(&id, 0, Err("down".into()), now);
+                }
+            }
+            4 => {
+                if let Some(id) = nth(&|x| x.2) {
+                    s.update(&status(&id, TaskState::TaskKilled), now);
+                }
+            }
+            _ => s.tick(now),
+        }
+        s.take_effects()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+        #[test]
+        fn scheduler_kills_never_break_minimum_health_capacity(
+            instances in 1u32..6,
+            mhc in 0.0f64..=1.0,
+            moc in 0.0f64..=1.0,
+            events in proptest::collection::vec((0u8..6, 0usize..8), 1..120),
+        ) {
+            let mut s = new_scheduler();
+            let mut a = app("/roll", instances);
+            a.port_definitions = vec![PortSpec::new(0)];
+            a.health_checks = vec![http_check(0, 3)];
+            a.upgrade_strategy = UpgradeStrategy { minimum_health_capacity: mhc, maximum_over_capacity: moc };
+            s.deploy(targets(&[a.clone()]), false, t(0)).unwrap_or_else(|e| panic!("{e}"));
+            s.offers(&[big_offer(0, "h1")], t(0));
+            for task in launched(&s.take_effects()) {
+                s.update(&status(&task.task_id.value, TaskState::TaskRunning), t(0));
+                s.health_result(&task.task_id.value, 0, Ok(()), t(0));
+            }
+            s.tick(t(0));
+            s.take_effects();
+            prop_assert!(s.deployments().is_empty());
+            let mut b = a.clone();
+            b.cmd = Some("sleep 2".into());
+            b.version = "v2".into();
+            b.config_version = "v2".into();
+            let before_deploy: std::collections::BTreeSet<String> = s
+                .instances_of("/roll")
+                .filter(|i| i.is_active() && i.is_healthy())
+                .map(|i| i.task_id.clone())
+                .collect();
+            s.deploy(targets(&[b]), false, t(1)).unwrap_or_else(|e| panic!("{e}"));
+            let (min_healthy, _) = bounds(instances, &a.upgrade_strategy);
+            // Healthy-and-active before a step, by task id.
+            let healthy_ids = |s: &Scheduler| -> std::collections::BTreeSet<String> {
+                s.instances_of("/roll")
+                    .filter(|i| i.is_active() && i.is_healthy())
+                    .map(|i| i.task_id.clone())
+                    .collect()
+            };
+            let check = |s: &Scheduler, fx: &[Effect], before: &std::collections::BTreeSet<String>| -> Result<(), TestCaseError> {
+                let after = healthy(s);
+                // Instances healthy before this step that its own kills took away
+                // (a health failure or a lost task is not the scheduler's doing).
+                let lost = killed(fx)
+                    .iter()
+                    .filter(|k| before.contains(*k))
+                    .filter(|k| s.instance(k).is_some_and(|i| i.is_running() && i.is_healthy()))
+                    .count();
+                if lost > 0 {
+                    let before_kills = after + lost;
+                    prop_assert!(after >= (min_healthy as usize).min(before_kills),
+                        "kills left {after} healthy; min {min_healthy}, before {before_kills}");
+                }
+                Ok(())
+            };
+            let fx = s.take_effects();
+            check(&s, &fx, &before_deploy)?;
+            let mut offer_no = 1;
+            let mut now = 2;
+            for (kind, pick) in events {
+                let before = healthy_ids(&s);
+                let fx = apply(&mut s, kind, pick, t(now), &mut offer_no);
+                check(&s, &fx, &before)?;
+                now += 1;
+            }
+            // Now the cluster cooperates: everything starts, passes, and kills complete.
+            for round in 0..200 {
+                let settled = s.instances_of("/roll").filter(|i| i.is_active() && i.is_healthy()).count()
+                    == instances as usize
+                    && s.instances_of("/roll").count() == instances as usize;
+                if s.deployments().is_empty() && settled {
+                    break;
+                }
+                if round == 199 {
+                    let dump: Vec<String> = s
+                        .instances_of("/roll")
+                        .map(|i| format!("{} {:?} killing={} healthy={} health={:?}", i.config_version, i.state, i.killing_since.is_some(), i.is_healthy(), i.health))
+                        .collect();
+                    let app = s.app("/roll").map(|a| (a.wanted, a.backoff, a.goal.instances));
+                    prop_assert!(false, "the upgrade did not finish: {dump:#?} app={app:?} deployments={:?}",
+                        s.deployments().iter().map(|d| (d.current_step, d.step_applied)).collect::<Vec<_>>());
+                }
+                for kind in [0u8, 1, 2, 4, 5] {
+                    // More picks than instances, so each one is reached.
+                    for pick in 0..16 {
+                        let before = healthy_ids(&s);
+                        let fx = apply(&mut s, kind, pick, t(now), &mut offer_no);
+                        check(&s, &fx, &before)?;
+                    }
+                }
+                now += 1;
+            }
+            prop_assert_eq!(s.instances_of("/roll").filter(|i| i.is_active()).count(), instances as usize);
+            prop_assert!(s.instances_of("/roll").all(|i| i.config_version == "v2"));
+        }
+    }
 }

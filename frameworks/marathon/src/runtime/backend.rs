@@ -117,14 +117,9 @@ fn targets_of(target: &Group, restart: &[PathId]) -> BTreeMap<String, RunSpec> {
     let mut specs = run_specs(target);
     for id in restart {
         if let Some(s) = specs.get_mut(&id.to_string()) {
-            // A new config version makes every task "old".
+            // A new config version makes every task "old". (The API also moves
+            // lastConfigChangeAt, so later changes compare equal to this one.)
             s.config_version = s.version.clone();
-            if let Some(o) = s.opaque.as_object_mut() {
-                o.insert(
-                    "restartedAt".into(),
-                    serde_json::Value::from(s.version.clone()),
-                );
-            }
         }
     }
     specs
