@@ -572,3 +572,109 @@ fn bridge_port_mappings_parameters_and_dropped_capabilities() {
         || (!container_exists(&id)).then_some(()),
     );
 }
+
+/// Debian's docker-registry on 127.0.0.1, killed on drop.
+struct Registry {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    fn start() -> Registry {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = paddock_tests::free_port();
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                dir.path().join("storage").display()
+            ),
+        )
+        .expect("registry config");
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("docker-registry is missing: apt-get install -y docker-registry");
+        let url = format!("http://127.0.0.1:{port}/v2/");
+        wait_for("docker-registry to answer", Duration::from_secs(20), || {
+            paddock_tests::http().get(&url).send().ok().map(|_| ())
+        });
+        Registry {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn images_are_pulled_when_missing_and_force_pull_always_pulls() {
+    let (c, mut s, offer) = start("docker-pull", DOCKER);
+    let mut registry = Registry::start();
+    let remote = format!("127.0.0.1:{}/paddock-test/pulled:1", registry.port);
+    for args in [
+        vec!["tag", IMAGE, remote.as_str()],
+        vec!["push", remote.as_str()],
+        vec!["rmi", remote.as_str()],
+    ] {
+        let out = docker(&args);
+        assert!(
+            out.status.success(),
+            "docker {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(!docker(&["image", "inspect", &remote]).status.success());
+    let mut pulled = docker_task(
+        "pulled",
+        &offer,
+        Some("echo pulled-ok"),
+        0.1,
+        32.0,
+        json!({}),
+    );
+    pulled["container"]["docker"]["image"] = json!(remote);
+    s.launch(&offer, vec![pulled]);
+    s.wait_state("pulled", "TASK_FINISHED", Duration::from_secs(60));
+    assert!(sandbox_file(&c, "pulled", "stdout").contains("pulled-ok"));
+    assert!(docker(&["image", "inspect", &remote]).status.success());
+
+    // The image is cached now, but force_pull_image goes to the registry,
+    // which is gone.
+    let _ = registry.child.kill();
+    let _ = registry.child.wait();
+    let offer = s.next_offer(Duration::from_secs(10));
+    let mut forced = docker_task(
+        "forced",
+        &offer,
+        Some("echo should-not-run"),
+        0.1,
+        32.0,
+        json!({"force_pull_image": true}),
+    );
+    forced["container"]["docker"]["image"] = json!(remote);
+    s.launch(&offer, vec![forced]);
+    let failed = s.wait_state("forced", "TASK_FAILED", Duration::from_secs(60));
+    assert_eq!(
+        failed["reason"], "REASON_CONTAINER_LAUNCH_FAILED",
+        "{failed}"
+    );
+    assert!(
+        failed["message"].as_str().unwrap_or("").contains(&remote),
+        "{failed}"
+    );
+    let _ = docker(&["rmi", &remote]);
+}
