@@ -14,16 +14,16 @@ pub struct AppFlags {
     #[arg(long)]
     pub cmd: Option<String>,
     /// How many instances to keep running.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub instances: Option<u64>,
     /// CPUs per instance.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub cpus: Option<f64>,
     /// Memory per instance, in MB.
-    #[arg(long, value_name = "MB")]
+    #[arg(long, value_name = "MB", allow_negative_numbers = true)]
     pub mem: Option<f64>,
     /// Disk per instance, in MB.
-    #[arg(long, value_name = "MB")]
+    #[arg(long, value_name = "MB", allow_negative_numbers = true)]
     pub disk: Option<f64>,
     /// A container image (run as a MESOS container).
     #[arg(long)]

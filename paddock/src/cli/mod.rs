@@ -635,6 +635,16 @@ mod tests {
             CliCommand::Deployments { marathon, .. } => assert_eq!(marathon.addr, "h"),
             other => panic!("{other:?}"),
         }
+        // Negative resources reach Marathon, which names the field.
+        match parse(&[
+            "app", "run", "--id", "x", "--cmd", "y", "--cpus", "-1", "--mem", "-5",
+        ]) {
+            CliCommand::App {
+                command: AppCommand::Run { flags, .. },
+                ..
+            } => assert_eq!((flags.cpus, flags.mem), (Some(-1.0), Some(-5.0))),
+            other => panic!("{other:?}"),
+        }
         let bad = TestCli::try_parse_from(["paddock", "app", "scale", "/web", "-1"]);
         assert!(bad.is_err());
         let bad = TestCli::try_parse_from(["paddock", "app", "run", "--wait", "--timeout", "soon"]);
