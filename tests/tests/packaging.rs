@@ -230,6 +230,116 @@ fn vagrantfile_validates_for_virtualbox_and_libvirt() {
     );
 }
 
+/// What the Vagrantfile in a copy of vagrant/ defines (machines, networks,
+/// providers, provisioners), read with a stand-in for Vagrant's API.
+fn vagrant_plan(dir: &Path) -> Value {
+    let out = run_ok(
+        Command::new("ruby")
+            .arg(repo().join("vagrant/tests/vagrantfile_plan.rb"))
+            .arg(dir.join("Vagrantfile")),
+    );
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("plan is not JSON ({e}): {out}"))
+}
+
+#[test]
+fn vagrantfile_defines_a_master_and_n_agents() {
+    require_tool("ruby", "ruby (vagrant depends on it)");
+    let shipped: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("vagrant/config.json")).expect("config.json"),
+    )
+    .expect("config.json is JSON");
+    let mut config = shipped.clone();
+    config["agents"] = json!(2);
+    let dir = vagrant_copy(Some(&config));
+    // Builds from two days; the newest by version is the one provisioned.
+    std::fs::create_dir(dir.path().join("dist")).expect("mkdir");
+    for name in [
+        "paddock_0.1.0+git20261201101010.abc1234-1_amd64.deb",
+        "paddock_0.1.0+git20261202000000.def5678-1_amd64.deb",
+        "paddock_0.1.0+git20261130235959.0123456-1_amd64.deb",
+    ] {
+        std::fs::write(dir.path().join("dist").join(name), b"").expect("write");
+    }
+    let plan = vagrant_plan(dir.path());
+    assert_eq!(plan["box"], shipped["box"]);
+    assert_eq!(
+        plan["synced_folders"][0]["disabled"], true,
+        "nothing is shared from the host (libvirt would need NFS)"
+    );
+    let machines = plan["machines"].as_array().expect("machines");
+    let names: Vec<&str> = machines.iter().filter_map(|m| m["name"].as_str()).collect();
+    assert_eq!(names, ["master", "agent1", "agent2"]);
+
+    let master = &machines[0];
+    assert_eq!(master["primary"], true);
+    let networks = master["networks"].as_array().expect("networks");
+    assert!(networks
+        .iter()
+        .any(|n| n["kind"] == "private_network" && n["ip"] == "10.141.141.10"));
+    let mut forwarded: Vec<i64> = networks
+        .iter()
+        .filter(|n| n["kind"] == "forwarded_port")
+        .filter_map(|n| n["guest"].as_i64())
+        .collect();
+    forwarded.sort();
+    assert_eq!(forwarded, [4400, 5050, 5051, 8080]);
+    for (provider, box_key) in [("virtualbox", "box"), ("libvirt", "box_libvirt")] {
+        let p = &master["providers"][provider];
+        assert_eq!(p["settings"]["memory"], 4096, "{provider} memory");
+        assert_eq!(p["settings"]["cpus"], shipped["vm_cpus"], "{provider} cpus");
+        assert_eq!(p["box"], shipped[box_key], "{provider} box");
+    }
+    let provisions = master["provisions"].as_array().expect("provisions");
+    assert_eq!(provisions[0]["type"], "file");
+    assert!(
+        provisions[0]["source"]
+            .as_str()
+            .is_some_and(|s| s.ends_with("paddock_0.1.0+git20261202000000.def5678-1_amd64.deb")),
+        "not the newest build: {}",
+        provisions[0]["source"]
+    );
+    let args: Vec<&str> = provisions[1]["args"]
+        .as_array()
+        .expect("args")
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    assert_eq!(provisions[1]["type"], "shell");
+    assert_eq!(
+        args,
+        [
+            "--role",
+            "both",
+            "--deb",
+            "/tmp/paddock-dist",
+            "--ip",
+            "10.141.141.10",
+            "--master",
+            "10.141.141.10:5050"
+        ]
+    );
+
+    for (n, agent) in machines[1..].iter().enumerate() {
+        let ip = format!("10.141.141.{}", 11 + n);
+        assert!(agent["networks"]
+            .as_array()
+            .expect("networks")
+            .iter()
+            .any(|net| net["kind"] == "private_network" && net["ip"] == ip.as_str()));
+        assert_eq!(
+            agent["providers"]["libvirt"]["settings"]["memory"],
+            shipped["agent_ram"]
+        );
+        let args = agent["provisions"][1]["args"].to_string();
+        assert!(
+            args.contains(r#""--role","agent""#)
+                && args.contains(&format!(r#""--ip","{ip}""#))
+                && args.contains(r#""--master","10.141.141.10:5050""#),
+            "agent {n}: {args}"
+        );
+    }
+}
+
 // --- systemd units ---------------------------------------------------------
 
 fn unit(name: &str) -> String {
