@@ -114,6 +114,21 @@ mod tests {
     }
 
     #[test]
+    fn an_unreachable_engine_refuses_docker_tasks_only() {
+        let mut c = config(&["mesos", "docker"]);
+        c.work_dir = std::path::PathBuf::from("/nonexistent/paddock-docker-unreachable");
+        supervise::set_availability(
+            &c,
+            Availability::Unreachable("Docker is not reachable at unix:///x.sock".into()),
+        );
+        let err = admit(&c, &docker_task()).unwrap_err();
+        assert!(err.contains("unix:///x.sock"), "{err}");
+        assert!(admit(&c, &TaskInfo::default()).is_ok());
+        supervise::set_availability(&c, Availability::Reachable);
+        assert!(admit(&c, &docker_task()).is_ok());
+    }
+
+    #[test]
     fn custom_executors_are_refused() {
         let mut t = docker_task();
         t.executor = Some(Default::default());

@@ -35,7 +35,7 @@ pub fn availability(config: &AgentConfig) -> Availability {
         .unwrap_or(Availability::Unknown)
 }
 
-fn set_availability(config: &AgentConfig, a: Availability) {
+pub(super) fn set_availability(config: &AgentConfig, a: Availability) {
     if let Ok(mut m) = AVAILABILITY.lock() {
         m.insert(config.work_dir.clone(), a);
     }

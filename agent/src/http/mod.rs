@@ -66,6 +66,7 @@ async fn flags(State(agent): State<Arc<Agent>>) -> Json<Value> {
         "resources": agent.total.to_string(),
         "cgroups_root": c.cgroup_root,
         "executor_reregistration_timeout": format!("{}secs", c.executor_reregister_timeout.as_secs_f64()),
+        "containerizers": c.containerizers.join(","),
     }}))
 }
 
