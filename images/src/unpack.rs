@@ -10,10 +10,11 @@
 
 use std::ffi::{CString, OsStr, OsString};
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag};
@@ -131,6 +132,10 @@ pub fn unpack_tar<R: Read>(
     let mut archive = tar::Archive::new(reader);
     let mut stats = UnpackStats::default();
     let mut dirs: Vec<(Vec<OsString>, u32, u64)> = Vec::new();
+    let mut scratch = Scratch {
+        parent: None,
+        buf: vec![0u8; 1 << 20],
+    };
     {
         let mut ctx = Ctx {
             layer,
@@ -145,7 +150,16 @@ pub fn unpack_tar<R: Read>(
                 .map_err(|e| ctx.io("bad path", e))?
                 .into_owned();
             ctx.entry = path.display().to_string();
-            unpack_entry(&root, &mut entry, &path, opts, &ctx, &mut stats, &mut dirs)?;
+            unpack_entry(
+                &root,
+                &mut entry,
+                &path,
+                opts,
+                &ctx,
+                &mut stats,
+                &mut dirs,
+                &mut scratch,
+            )?;
         }
     }
     // Directory modes and times last: children were written into them.
@@ -160,6 +174,16 @@ pub fn unpack_tar<R: Read>(
     Ok((stats, archive.into_inner()))
 }
 
+/// State reused from entry to entry.
+struct Scratch {
+    /// The parent directory of the last regular file, when nothing since
+    /// could have changed how its path resolves (only regular files that
+    /// replaced no directory came after it).
+    parent: Option<(Vec<OsString>, Rc<OwnedFd>)>,
+    buf: Vec<u8>,
+}
+
+#[allow(clippy::too_many_arguments)]
 fn unpack_entry<R: Read>(
     root: &Root,
     entry: &mut tar::Entry<'_, R>,
@@ -168,7 +192,9 @@ fn unpack_entry<R: Read>(
     ctx: &Ctx<'_>,
     stats: &mut UnpackStats,
     dirs: &mut Vec<(Vec<OsString>, u32, u64)>,
+    scratch: &mut Scratch,
 ) -> Result<(), ImageError> {
+    let cached = scratch.parent.take();
     let kind = entry.header().entry_type();
     if matches!(
         kind,
@@ -205,10 +231,19 @@ fn unpack_entry<R: Read>(
         }
     }
 
-    let (parent, name) = root
-        .parent_and_name(&comps, true)
-        .map_err(|e| ctx.err(e.to_string()))?
-        .ok_or_else(|| ctx.err("empty path"))?;
+    let parent_comps = &comps[..comps.len() - 1];
+    let is_file = matches!(
+        kind,
+        EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse
+    );
+    let parent = match cached {
+        Some((c, fd)) if is_file && c == parent_comps => fd,
+        _ => Rc::new(
+            root.dir(parent_comps, true)
+                .map_err(|e| ctx.err(e.to_string()))?,
+        ),
+    };
+    let name = base;
 
     match kind {
         EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
@@ -217,20 +252,31 @@ fn unpack_entry<R: Read>(
             } else {
                 Vec::new()
             };
-            replace(&parent, &name, ctx)?;
-            let fd = nix::fcntl::openat(
-                parent.as_fd(),
-                name.as_os_str(),
-                OFlag::O_WRONLY
-                    | OFlag::O_CREAT
-                    | OFlag::O_EXCL
-                    | OFlag::O_NOFOLLOW
-                    | OFlag::O_CLOEXEC,
-                Mode::from_bits_truncate(0o600),
-            )
-            .map_err(|e| ctx.errno("create", e))?;
+            let create = || {
+                nix::fcntl::openat(
+                    parent.as_fd(),
+                    name.as_os_str(),
+                    OFlag::O_WRONLY
+                        | OFlag::O_CREAT
+                        | OFlag::O_EXCL
+                        | OFlag::O_NOFOLLOW
+                        | OFlag::O_CLOEXEC,
+                    Mode::from_bits_truncate(0o600),
+                )
+            };
+            let mut replaced_dir = false;
+            let fd = match create() {
+                Ok(fd) => fd,
+                Err(Errno::EEXIST) => {
+                    replaced_dir = kind_at(&parent, &name).map_err(|e| ctx.errno("stat", e))?
+                        == Some(SFlag::S_IFDIR);
+                    replace(&parent, &name, ctx)?;
+                    create().map_err(|e| ctx.errno("create", e))?
+                }
+                Err(e) => return Err(ctx.errno("create", e)),
+            };
             let mut f = File::from(fd);
-            let n = io::copy(entry, &mut f).map_err(|e| ctx.io("write", e))?;
+            let n = copy_with(entry, &mut f, &mut scratch.buf).map_err(|e| ctx.io("write", e))?;
             stats.bytes += n;
             if let Some((u, g)) = owner {
                 fchown(f.as_fd(), Some(Uid::from_raw(u)), Some(Gid::from_raw(g)))
@@ -242,6 +288,9 @@ fn unpack_entry<R: Read>(
             fchmod(f.as_fd(), Mode::from_bits_truncate(mode)).map_err(|e| ctx.errno("chmod", e))?;
             let t = TimeSpec::new(mtime as i64, 0);
             futimens(f.as_fd(), &t, &t).map_err(|e| ctx.errno("set times", e))?;
+            if !replaced_dir {
+                scratch.parent = Some((parent_comps.to_vec(), parent));
+            }
         }
         EntryType::Directory => {
             match kind_at(&parent, &name).map_err(|e| ctx.errno("stat", e))? {
@@ -359,6 +408,21 @@ fn unpack_entry<R: Read>(
         }
     }
     Ok(())
+}
+
+/// `io::copy` through a large reusable buffer (fewer, bigger writes).
+fn copy_with(r: &mut impl Read, w: &mut File, buf: &mut [u8]) -> io::Result<u64> {
+    let mut total = 0u64;
+    loop {
+        let n = match r.read(buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        w.write_all(&buf[..n])?;
+        total += n as u64;
+    }
 }
 
 /// Removes what a new entry replaces (the later entry of a tar wins).
