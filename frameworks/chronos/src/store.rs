@@ -121,6 +121,27 @@ impl Store {
         Ok(out)
     }
 
+    /// The stored runs of one job (its history), oldest first.
+    pub fn runs_of(&self, job: &str) -> Result<Vec<Run>, StoreError> {
+        let txn = self.db.begin_read().map_err(dberr)?;
+        let runs = txn.open_table(RUNS).map_err(dberr)?;
+        let mut out = Vec::new();
+        for item in runs
+            .range((job, i64::MIN)..=(job, i64::MAX))
+            .map_err(dberr)?
+        {
+            let (k, v) = item.map_err(dberr)?;
+            let (_, at) = k.value();
+            out.push(
+                serde_json::from_slice(v.value()).map_err(|e| StoreError::Corrupt {
+                    key: format!("runs/{job}/{at}"),
+                    message: e.to_string(),
+                })?,
+            );
+        }
+        Ok(out)
+    }
+
     pub fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError> {
         let txn = self.db.begin_read().map_err(dberr)?;
         let t = txn.open_table(META).map_err(dberr)?;

@@ -286,17 +286,17 @@ async fn progress(
 async fn job_stat(State(svc): Svc, Path(name): Path<String>) -> ApiResult<Json<Value>> {
     let st = svc.lock();
     st.core.job(&name).ok_or_else(|| unknown(&name))?;
-    let runs = st.core.runs_of(&name);
-    Ok(Json(stats::job_stat(&name, &runs)))
+    let runs = st.store.runs_of(&name)?;
+    let refs: Vec<&Run> = runs.iter().collect();
+    Ok(Json(stats::job_stat(&name, &refs)))
 }
 
-/// Paddock: the run history of a job, newest first.
+/// Paddock: the run history of a job (from the store), newest first.
 async fn job_runs(State(svc): Svc, Path(name): Path<String>) -> ApiResult<Json<Vec<Value>>> {
     let st = svc.lock();
     st.core.job(&name).ok_or_else(|| unknown(&name))?;
-    let mut runs: Vec<&Run> = st.core.runs_of(&name);
-    runs.reverse();
-    Ok(Json(runs.into_iter().map(run_json).collect()))
+    let runs = st.store.runs_of(&name)?;
+    Ok(Json(runs.iter().rev().map(run_json).collect()))
 }
 
 /// A run as JSON, with its times also in Chronos's UTC format.

@@ -107,11 +107,12 @@ pub async fn percentile(
         None => mean(d),
     };
     let st = svc.lock();
-    let mut out: Vec<(f64, String)> = st
-        .core
-        .jobs()
-        .map(|j| (f(&durations(&st.core.runs_of(&j.name))), j.name.clone()))
-        .collect();
+    let mut out: Vec<(f64, String)> = Vec::new();
+    for j in st.core.jobs() {
+        let runs = st.store.runs_of(&j.name)?;
+        let refs: Vec<&Run> = runs.iter().collect();
+        out.push((f(&durations(&refs)), j.name.clone()));
+    }
     out.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
     Ok(Json(
         out.into_iter()

@@ -58,6 +58,8 @@ pub use types::*;
 
 /// Runs kept per job once they are over.
 pub const DEFAULT_HISTORY_LIMIT: usize = 100;
+/// Of those, the newest kept in memory as well.
+pub const DEFAULT_MEMORY_HISTORY: usize = 5;
 /// Missed slots recorded one by one after a long downtime; older ones are
 /// summed up in a note.
 const MISSED_RECORD_CAP: usize = 20;
@@ -146,7 +148,15 @@ pub struct Core {
     deleted_jobs: Vec<String>,
     deleted_runs: Vec<RunKey>,
     effects: Vec<Effect>,
+    /// Finished runs kept (in the store) per job.
     history_limit: usize,
+    /// Finished runs kept in memory per job; older ones live only in the
+    /// store, so memory does not grow with the history.
+    memory_history: usize,
+    /// The finished runs of each job that are in the store.
+    history: HashMap<String, BTreeSet<Millis>>,
+    /// Jobs whose in-memory history may need trimming after persisting.
+    trim: BTreeSet<String>,
 }
 
 impl Default for Core {
@@ -167,6 +177,9 @@ impl Core {
             deleted_runs: Vec::new(),
             effects: Vec::new(),
             history_limit: DEFAULT_HISTORY_LIMIT,
+            memory_history: DEFAULT_MEMORY_HISTORY,
+            history: HashMap::new(),
+            trim: BTreeSet::new(),
         }
     }
 
@@ -185,14 +198,25 @@ impl Core {
             }
             if !run.state.is_terminal() {
                 core.live.insert(run.key());
+            } else {
+                core.history
+                    .entry(run.job.clone())
+                    .or_default()
+                    .insert(run.scheduled);
+                core.trim.insert(run.job.clone());
             }
             core.runs.insert(run.key(), run);
         }
+        core.trim_memory();
         core
     }
 
     pub fn set_history_limit(&mut self, limit: usize) {
         self.history_limit = limit.max(1);
+    }
+
+    pub fn set_memory_history(&mut self, limit: usize) {
+        self.memory_history = limit.max(1);
     }
 
     // ---------------------------------------------------------------- reads
@@ -230,7 +254,8 @@ impl Core {
         e.next_slot
     }
 
-    /// The runs of a job, oldest first.
+    /// The runs of a job in memory, oldest first: the live ones and the
+    /// newest finished ones (the full history is in the store).
     pub fn runs_of(&self, name: &str) -> Vec<&Run> {
         self.runs
             .range(key(name, Millis::MIN)..=key(name, Millis::MAX))
@@ -328,7 +353,33 @@ impl Core {
         }
         changes.delete_jobs.retain(|n| !self.jobs.contains_key(n));
         changes.delete_runs.retain(|k| !self.runs.contains_key(k));
+        // What is persisted may now leave memory.
+        self.trim_memory();
         changes
+    }
+
+    /// Keeps at most `memory_history` finished runs per job in memory (the
+    /// newest); the rest stay in the store only. Runs not yet handed out by
+    /// `take_changes` are kept.
+    fn trim_memory(&mut self) {
+        for name in std::mem::take(&mut self.trim) {
+            let done: Vec<RunKey> = self
+                .runs_of(&name)
+                .iter()
+                .filter(|r| r.state.is_terminal())
+                .map(|r| r.key())
+                .collect();
+            if done.len() <= self.memory_history {
+                continue;
+            }
+            for k in &done[..done.len() - self.memory_history] {
+                if self.dirty.runs.contains(k) {
+                    self.trim.insert(name.clone());
+                    continue;
+                }
+                self.runs.remove(k);
+            }
+        }
     }
 
     /// Kills (and other effects) asked for since the last call. Send them
@@ -431,6 +482,24 @@ impl Core {
     }
 
     fn after_put(&mut self, name: &str, now: Millis) {
+        // A disabled job's waiting runs are dropped, as in Chronos.
+        if self.jobs.get(name).is_some_and(|e| e.job.disabled) {
+            let waiting: Vec<RunKey> = self
+                .runs_of(name)
+                .iter()
+                .filter(|r| r.state == RunState::Pending)
+                .map(|r| r.key())
+                .collect();
+            for k in waiting {
+                if let Some(run) = self.runs.get_mut(&k) {
+                    run.state = RunState::Skipped;
+                    run.ended = Some(now);
+                    run.message = Some("not run: the job was disabled".into());
+                }
+                self.touch_run(&k);
+            }
+            self.prune_history(name);
+        }
         // A dependent job whose parents were all satisfied may run now
         // (after a rewiring, or when a parent was dropped).
         if self.jobs.get(name).is_some_and(|e| e.job.is_dependent()) {
@@ -465,6 +534,10 @@ impl Core {
             }
             self.dirty.runs.remove(&k);
             self.deleted_runs.push(k);
+        }
+        // Finished runs that only the store still has.
+        for t in self.history.remove(name).unwrap_or_default() {
+            self.deleted_runs.push(key(name, t));
         }
         for child in self.children_of(name) {
             let Some(e) = self.jobs.get_mut(&child) else {
@@ -707,7 +780,7 @@ impl Core {
     /// `last_slot`) and counts down an `Rn` schedule.
     fn take_slot(&mut self, name: &str, slot: Millis, now: Millis) {
         let k = key(name, slot);
-        if self.runs.contains_key(&k) {
+        if self.key_taken(&k) {
             return;
         }
         if let Some(e) = self.jobs.get_mut(name) {
@@ -728,7 +801,7 @@ impl Core {
 
     fn skip_slot(&mut self, name: &str, slot: Millis, now: Millis, note: String) {
         let k = key(name, slot);
-        if self.runs.contains_key(&k) {
+        if self.key_taken(&k) {
             return;
         }
         let mut run = new_run(&k, RunKind::Scheduled, Vec::new(), now);
@@ -783,7 +856,7 @@ impl Core {
             let is_slot = schedule
                 .and_then(|s| s.first_after(Some(from_millis(t - 1))))
                 .is_some_and(|s| to_millis(s) == t);
-            if !is_slot && !self.runs.contains_key(&key(name, t)) {
+            if !is_slot && !self.key_taken(&key(name, t)) {
                 return key(name, t);
             }
             t += 1;
@@ -808,6 +881,9 @@ impl Core {
             let Some(e) = self.jobs.get(&r.job) else {
                 continue;
             };
+            if e.job.disabled {
+                continue;
+            }
             if e.job.policy() == ConcurrencyPolicy::Forbid {
                 if active_jobs.get(r.job.as_str()).copied().unwrap_or(0) > 0 {
                     continue;
@@ -1016,23 +1092,39 @@ impl Core {
         self.apply_replace(child, &k);
     }
 
-    /// Drops the oldest finished runs of a job beyond the history limit.
+    /// Records the job's finished runs in its history and deletes the
+    /// oldest beyond the history limit.
     fn prune_history(&mut self, name: &str) {
-        let done: Vec<RunKey> = self
+        let done: Vec<Millis> = self
             .runs_of(name)
             .iter()
             .filter(|r| r.state.is_terminal())
-            .map(|r| r.key())
+            .map(|r| r.scheduled)
             .collect();
-        if done.len() <= self.history_limit {
-            return;
+        let history = self.history.entry(name.to_string()).or_default();
+        history.extend(done);
+        let mut drop = Vec::new();
+        while history.len() > self.history_limit {
+            if let Some(t) = history.pop_first() {
+                drop.push(key(name, t));
+            }
         }
-        for k in &done[..done.len() - self.history_limit] {
-            self.runs.remove(k);
-            self.live.remove(k);
-            self.dirty.runs.remove(k);
-            self.deleted_runs.push(k.clone());
+        for k in drop {
+            self.runs.remove(&k);
+            self.live.remove(&k);
+            self.dirty.runs.remove(&k);
+            self.deleted_runs.push(k);
         }
+        self.trim.insert(name.to_string());
+    }
+
+    /// Whether a run with this key exists, in memory or in the store.
+    fn key_taken(&self, k: &RunKey) -> bool {
+        self.runs.contains_key(k)
+            || self
+                .history
+                .get(&k.job)
+                .is_some_and(|h| h.contains(&k.scheduled))
     }
 }
 

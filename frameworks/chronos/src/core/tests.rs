@@ -413,6 +413,36 @@ fn run_now_dedupes_and_respects_disabled() {
 }
 
 #[test]
+fn disabling_a_job_drops_its_waiting_runs() {
+    let mut core = Core::new();
+    let t0 = ms(T0);
+    put(
+        &mut core,
+        r#"{"name":"d","schedule":"R/2026-01-15T12:00:00Z/PT1H"}"#,
+        t0,
+    );
+    assert_eq!(states(&core, "d"), vec![RunState::Pending]);
+    put(
+        &mut core,
+        r#"{"name":"d","schedule":"R/2026-01-15T12:00:00Z/PT1H","disabled":true}"#,
+        t0 + 1,
+    );
+    assert_eq!(states(&core, "d"), vec![RunState::Skipped]);
+    assert!(core.launchable(t0 + 2).is_empty());
+    assert_eq!(core.next_slot("d"), None);
+    // Switched back on hours later: the slots it was off are not "missed".
+    let later = ms("2026-01-15T15:30:00Z");
+    put(
+        &mut core,
+        r#"{"name":"d","schedule":"R/2026-01-15T12:00:00Z/PT1H"}"#,
+        later,
+    );
+    core.tick(later);
+    assert_eq!(core.runs_of("d").len(), 1);
+    assert_eq!(core.next_slot("d"), Some(ms("2026-01-15T16:00:00Z")));
+}
+
+#[test]
 fn max_completion_time_kills_and_retries() {
     let mut core = Core::new();
     let t0 = ms(T0);
@@ -470,6 +500,38 @@ fn history_is_bounded() {
     assert_eq!(core.runs_of("h").len(), 3);
     assert_eq!(disk.runs.len(), 3);
     assert_eq!(core.runs_of("h")[0].scheduled, t0 + 3 * 60_000);
+}
+
+#[test]
+fn memory_keeps_the_newest_finished_runs_the_store_the_history() {
+    let mut core = Core::new();
+    core.set_history_limit(4);
+    core.set_memory_history(2);
+    let t0 = ms(T0);
+    put(
+        &mut core,
+        r#"{"name":"m","schedule":"R/2026-01-15T12:00:00Z/PT1M","concurrent":true}"#,
+        t0,
+    );
+    let mut disk = Disk::default();
+    for i in 0..7 {
+        let t = t0 + i * 60_000;
+        core.tick(t);
+        for (_, tid) in launch_all(&mut core, t) {
+            update(&mut core, &tid, "TASK_FINISHED", t + 1);
+        }
+        disk.apply(core.take_changes());
+    }
+    assert_eq!(core.runs_of("m").len(), 2);
+    assert_eq!(disk.runs.len(), 4);
+    assert_eq!(disk.runs.keys().next().unwrap().scheduled, t0 + 3 * 60_000);
+    // A restart keeps the split; deleting the job clears the store.
+    let mut core = disk.restore();
+    core.set_memory_history(2);
+    assert!(core.runs_of("m").len() <= DEFAULT_MEMORY_HISTORY);
+    core.delete_job("m", t0).unwrap();
+    disk.apply(core.take_changes());
+    assert!(disk.runs.is_empty());
 }
 
 #[test]
