@@ -481,8 +481,18 @@ fn debian_root_tarball() -> PathBuf {
 
 /// Builds the .deb from the debug binary (quick) with `version` into `out`.
 fn build_deb(out: &Path, version: &str) -> PathBuf {
+    // cargo-deb takes the binary from <target dir>/debug: the one under test.
+    let bin = paddock_bin();
+    let profile_dir = bin.parent().expect("the binary's directory");
+    assert!(
+        profile_dir.ends_with("debug"),
+        "{} is not in a cargo target dir's debug/",
+        bin.display()
+    );
+    let target_dir = profile_dir.parent().expect("the target dir");
     let printed = run_ok(
         Command::new("bash")
+            .env("CARGO_TARGET_DIR", target_dir)
             .arg(repo().join("packaging/build-deb.sh"))
             .arg(out)
             .args([
@@ -505,16 +515,26 @@ struct Container {
     nspawn: Child,
     leader: i32,
     log: PathBuf,
-    cgroup_root: String,
+    cgroups: TestCgroups,
 }
 
 impl Container {
-    fn boot(root: &Path, log: PathBuf, cgroup_root: &str) -> Container {
+    fn boot(root: &Path, log: PathBuf, name: &str) -> Container {
         let _ = std::fs::create_dir_all("/run/systemd/nspawn");
+        // The container lives in cgroups of its own: what its systemd and
+        // its agent create there goes when the test ends.
+        let cgroups = TestCgroups::create(name);
         let logf = std::fs::File::create(&log).expect("log");
-        let nspawn = Command::new("systemd-nspawn")
-            .arg("-D")
+        let nspawn = Command::new("sh")
+            .args([
+                "-c",
+                r#"for f in $PROCS; do echo $$ >"$f" || exit 1; done; exec "$@""#,
+                "sh",
+                "systemd-nspawn",
+                "-D",
+            ])
             .arg(root)
+            .env("PROCS", cgroups.procs_files())
             // No machined, no D-Bus on this host: stay in our own cgroup.
             .args(["--register=no", "--keep-unit", "--console=passive"])
             // SIGTERM to nspawn becomes a clean poweroff of the container.
@@ -529,7 +549,7 @@ impl Container {
             nspawn,
             leader: 0,
             log,
-            cgroup_root: cgroup_root.to_string(),
+            cgroups,
         };
         let nspawn_pid = c.nspawn.id();
         c.leader = wait_for("the container's systemd", Duration::from_secs(30), || {
@@ -659,28 +679,107 @@ impl Drop for Container {
         }
         let _ = self.nspawn.kill();
         let _ = self.nspawn.wait();
-        // Task cgroups that a failed run left behind (empty once the
-        // container's processes are gone).
-        remove_cgroup_dirs(&self.cgroup_root);
+        self.cgroups.remove();
     }
 }
 
-/// Removes, deepest first, every cgroup directory named `name` (and its
-/// children) in every hierarchy of the host.
-fn remove_cgroup_dirs(name: &str) {
-    let _ = Command::new("sh")
-        .args([
-            "-c",
-            &format!(
-                "find /sys/fs/cgroup -maxdepth 5 -type d -name '{name}' -prune -print | \
-                 while read -r d; do find \"$d\" -depth -type d -exec rmdir {{}} \\; ; done"
-            ),
-        ])
-        .stderr(Stdio::null())
-        .status();
+/// A cgroup named `name` in every hierarchy this process is in (v1
+/// controllers, the named systemd hierarchy, the unified one), under this
+/// process's own cgroup there.
+struct TestCgroups {
+    dirs: Vec<PathBuf>,
 }
 
-fn provision_cmd(deb: &str, ports: &Ports, frameworks: bool, cgroup_root: &str) -> String {
+impl TestCgroups {
+    fn create(name: &str) -> TestCgroups {
+        let own = std::fs::read_to_string("/proc/self/cgroup").expect("/proc/self/cgroup");
+        let mut dirs = Vec::new();
+        for line in own.lines() {
+            let mut parts = line.splitn(3, ':');
+            let (_, controllers, path) = match (parts.next(), parts.next(), parts.next()) {
+                (Some(id), Some(c), Some(p)) => (id, c, p),
+                _ => continue,
+            };
+            let mount = if controllers.is_empty() {
+                if Path::new("/sys/fs/cgroup/cgroup.procs").exists() {
+                    PathBuf::from("/sys/fs/cgroup")
+                } else {
+                    PathBuf::from("/sys/fs/cgroup/unified")
+                }
+            } else {
+                PathBuf::from("/sys/fs/cgroup")
+                    .join(controllers.strip_prefix("name=").unwrap_or(controllers))
+            };
+            let parent = mount.join(path.trim_start_matches('/'));
+            if !parent.join("cgroup.procs").exists() {
+                continue;
+            }
+            let dir = parent.join(name);
+            std::fs::create_dir_all(&dir)
+                .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+            // A v1 cpuset cgroup takes tasks only once it has cpus and mems.
+            for file in ["cpuset.cpus", "cpuset.mems"] {
+                if let Ok(v) = std::fs::read_to_string(parent.join(file)) {
+                    let _ = std::fs::write(dir.join(file), v.trim());
+                }
+            }
+            dirs.push(dir);
+        }
+        assert!(!dirs.is_empty(), "no cgroup hierarchy found:\n{own}");
+        TestCgroups { dirs }
+    }
+
+    fn procs_files(&self) -> String {
+        self.dirs
+            .iter()
+            .map(|d| d.join("cgroup.procs").display().to_string())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// Kills what is left in them and removes them, deepest first.
+    fn remove(&self) {
+        for dir in &self.dirs {
+            remove_cgroup_tree(dir);
+        }
+    }
+}
+
+fn remove_cgroup_tree(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_cgroup_tree(&e.path());
+            }
+        }
+    }
+    for _ in 0..100 {
+        let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+        let pids: Vec<i32> = procs
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect();
+        if pids.is_empty() && std::fs::remove_dir(dir).is_ok() {
+            return;
+        }
+        for p in pids {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(p),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    eprintln!("packaging: could not remove cgroup {}", dir.display());
+}
+
+fn provision_cmd(
+    deb: &str,
+    ports: &Ports,
+    frameworks: bool,
+    cgroup_root: &str,
+    agent_extra: &str,
+) -> String {
     let mut master_args = format!("--port {}", ports.master);
     if frameworks {
         master_args += &format!(
@@ -692,10 +791,13 @@ fn provision_cmd(deb: &str, ports: &Ports, frameworks: bool, cgroup_root: &str) 
         "bash /root/paddock-test/provision/paddock.sh --role both --deb {deb} --master 127.0.0.1:{} \
          --master-args '{master_args}' \
          --agent-args '--port {} --cgroup-root {cgroup_root} \
-         --resources cpus:2;mem:1024;disk:1000;ports:[31000-31009]'",
+         --resources cpus:2;mem:1024;disk:1000;ports:[31000-31009] {agent_extra}'",
         ports.master, ports.agent
     )
 }
+
+/// Agent flags that the test's second provisioning run adds.
+const ATTRS: &str = "--attributes rack:r1";
 
 struct Ports {
     master: u16,
@@ -802,7 +904,13 @@ fn deb_installs_runs_upgrades_and_purges_on_a_fresh_debian() {
         .args([
             "/bin/sh",
             "-c",
-            &provision_cmd("/root/paddock-test/dist1", &ports, frameworks, &cgroup_root),
+            &provision_cmd(
+                "/root/paddock-test/dist1",
+                &ports,
+                frameworks,
+                &cgroup_root,
+                "",
+            ),
         ])
         .env_clear()
         .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"));
@@ -833,7 +941,11 @@ fn deb_installs_runs_upgrades_and_purges_on_a_fresh_debian() {
     }
 
     // 2. Boot it: systemd starts both services.
-    let c = Container::boot(&root, work.path().join("nspawn.log"), &cgroup_root);
+    let c = Container::boot(
+        &root,
+        work.path().join("nspawn.log"),
+        &format!("{cgroup_root}-container"),
+    );
     let printed = c
         .sh_ok("systemd-analyze verify --man=no paddock-master.service paddock-agent.service 2>&1");
     assert!(
@@ -876,6 +988,7 @@ fn deb_installs_runs_upgrades_and_purges_on_a_fresh_debian() {
         &ports,
         frameworks,
         &cgroup_root,
+        "",
     ));
     assert!(
         again.contains(&format!("paddock {v1} is already installed")),
@@ -963,6 +1076,37 @@ fn deb_installs_runs_upgrades_and_purges_on_a_fresh_debian() {
     );
     assert_eq!(c.pids_of(&argv), task_pids);
 
+    // Changed settings are written and the agent restarts on them; the
+    // task stays.
+    let agent_pid = c.main_pid("paddock-agent");
+    let changed = c.sh_ok(&provision_cmd(
+        "/root/paddock-test/dist1",
+        &ports,
+        frameworks,
+        &cgroup_root,
+        ATTRS,
+    ));
+    assert!(
+        changed.contains("settings changed: restarting paddock-agent.service"),
+        "{changed}"
+    );
+    assert!(!changed.contains("restarting paddock-master"), "{changed}");
+    assert_ne!(c.main_pid("paddock-agent"), agent_pid);
+    wait_for(
+        "the agent's new attributes",
+        Duration::from_secs(30),
+        || {
+            let s = get_json(&format!("http://{master}/master/slaves"))?;
+            let slave = &s["slaves"][0];
+            (slave["active"] == true && slave["attributes"]["rack"] == "r1").then_some(())
+        },
+    );
+    assert_eq!(
+        c.pids_of(&argv),
+        task_pids,
+        "the settings change killed the task"
+    );
+
     // 6. Marathon and Chronos, inside the master.
     if frameworks {
         marathon_and_chronos(&ports);
@@ -1025,6 +1169,7 @@ fn deb_installs_runs_upgrades_and_purges_on_a_fresh_debian() {
         &ports,
         frameworks,
         &cgroup_root,
+        ATTRS,
     ));
     assert!(
         again.contains(&format!("paddock {v2} is already installed")),
@@ -1035,6 +1180,7 @@ fn deb_installs_runs_upgrades_and_purges_on_a_fresh_debian() {
         &ports,
         frameworks,
         &cgroup_root,
+        ATTRS,
     ));
     assert!(older.contains("not downgrading"), "{older}");
 
