@@ -244,3 +244,35 @@ mod tests {
         assert_eq!(g.to_json()["nodes"][0]["name"], "a");
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever a server sends, parsing and drawing never panic, and
+        /// every job appears in the tree.
+        #[test]
+        fn any_text_parses_and_renders(text in "(node|link|digraph|[a-c]|,| |->|\\[|label|=|\"|;|\n){0,60}") {
+            for g in [parse_csv(&text), parse_dot(&text)] {
+                let tree = render(&g);
+                for name in g.nodes.keys() {
+                    prop_assert!(tree.contains(name.as_str()));
+                }
+            }
+        }
+
+        #[test]
+        fn random_dags_draw_every_edge(edges in proptest::collection::vec((0u8..6, 0u8..6), 0..12)) {
+            let csv: String = edges.iter().map(|(a, b)| format!("link,j{a},j{b}\n")).collect();
+            let g = parse_csv(&csv);
+            let tree = render(&g);
+            // One line per node reached plus one per edge drawn (edges into a
+            // node already drawn or on the path still get their line).
+            let lines = tree.lines().count();
+            prop_assert!(lines >= g.nodes.len());
+            prop_assert!(lines <= g.nodes.len() + g.edges.len());
+        }
+    }
+}

@@ -291,3 +291,35 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Arbitrary schedules never panic; a next run is never in the past.
+        #[test]
+        fn any_schedule_is_handled(
+            s in "R[0-9]{0,3}/(20[0-9]{2}-0[1-9]-1[0-9](T[0-2][0-9]:[0-5][0-9](:[0-5][0-9])?(Z|[+-]0[0-9]:00)?)?)?/P([0-9]{1,3}[YMWD])?(T[0-9]{1,4}[HMS])?",
+            zone in "(|UTC|Europe/Berlin|America/New_York|Nope/Zone)",
+            now_s in 0i64..4_000_000_000,
+        ) {
+            let _ = describe(&s, &zone, &[]);
+            if let Some(iso) = parse_iso(&s, &zone) {
+                let now = Timestamp::from_second(now_s).unwrap();
+                if let Some(next) = next_run(&iso, now) {
+                    prop_assert!(next >= now);
+                }
+            }
+        }
+
+        #[test]
+        fn any_text_never_panics(s in "\\PC{0,40}", zone in "\\PC{0,12}") {
+            let _ = describe(&s, &zone, &[]);
+            if let Some(iso) = parse_iso(&s, &zone) {
+                let _ = next_run(&iso, Timestamp::UNIX_EPOCH);
+            }
+        }
+    }
+}

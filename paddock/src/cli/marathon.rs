@@ -163,3 +163,52 @@ mod tests {
         assert_eq!(deployment_of(&reply(200, json!({}))), None);
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Arbitrary JSON, biased towards Marathon's error keys.
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            "\\PC{0,12}".prop_map(Value::from),
+            "[a-z\n ]{0,12}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map(
+                    prop_oneof![
+                        Just("message".to_string()),
+                        Just("details".to_string()),
+                        Just("path".to_string()),
+                        Just("errors".to_string()),
+                        Just("deployments".to_string()),
+                        "[a-z]{1,6}",
+                    ],
+                    inner,
+                    0..4
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// Any error body becomes exactly one line, without panicking.
+        #[test]
+        fn any_error_body_is_one_line(status in 400u16..600, body in json_value(), force: bool) {
+            let r = Reply { status, body: body.clone(), deployment_id: None };
+            let line = error_line(&r, force);
+            prop_assert!(!line.contains('\n'));
+            prop_assert!(!line.is_empty());
+            let _ = deployment_of(&r);
+            let _ = crate::cli::deploy_wait::describe(&body, &[]);
+            let _ = crate::cli::deploy_wait::rival(&body, "x", &["/a".into()]);
+        }
+    }
+}

@@ -128,6 +128,7 @@ pub fn message_of(r: &Reply) -> String {
             .get("message")
             .or_else(|| o.get("error"))
             .and_then(Value::as_str)
+            .filter(|m| !m.trim().is_empty())
             .map(str::to_string),
         Value::String(s) if !s.is_empty() => Some(s.chars().take(200).collect()),
         _ => None,
@@ -163,6 +164,10 @@ mod tests {
             "App '/x' does not exist"
         );
         assert_eq!(message_of(&r(500, Value::Null)), "HTTP 500");
+        assert_eq!(
+            message_of(&r(502, serde_json::json!({"message": " "}))),
+            "HTTP 502"
+        );
         assert_eq!(
             message_of(&r(400, Value::String("bad\nthing".into()))),
             "bad thing"
