@@ -217,6 +217,8 @@ pub struct TestImage {
     /// Uncompressed layer tars, bottom first.
     pub layer_tars: Vec<Vec<u8>>,
     pub gzip_layers: bool,
+    /// zstd instead (takes precedence over `gzip_layers`).
+    pub zstd_layers: bool,
     /// The `config` object of the image config (Cmd, Env, …).
     pub runtime: serde_json::Value,
 }
@@ -226,6 +228,7 @@ impl TestImage {
         TestImage {
             layer_tars: layers,
             gzip_layers: true,
+            zstd_layers: false,
             runtime: json!({"Cmd": ["sh"], "Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]}),
         }
     }
@@ -234,7 +237,13 @@ impl TestImage {
         self.layer_tars
             .iter()
             .map(|t| {
-                if self.gzip_layers {
+                if self.zstd_layers {
+                    let z = ruzstd::encoding::compress_to_vec(
+                        &t[..],
+                        ruzstd::encoding::CompressionLevel::Fastest,
+                    );
+                    Blob::new("application/vnd.oci.image.layer.v1.tar+zstd", z)
+                } else if self.gzip_layers {
                     Blob::new("application/vnd.oci.image.layer.v1.tar+gzip", gzip(t))
                 } else {
                     Blob::new("application/vnd.oci.image.layer.v1.tar", t.clone())

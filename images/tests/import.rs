@@ -336,3 +336,36 @@ fn rm_and_gc_free_what_no_image_uses() {
     store.gc().unwrap();
     assert_nothing_stored(&store);
 }
+
+#[test]
+fn zstd_and_uncompressed_layers_import() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = ImageStore::open(tmp.path().join("store")).unwrap();
+    let mut z = two_layer_image();
+    z.zstd_layers = true;
+    let img = store
+        .import(write(tmp.path(), "z.tar", &z.oci_archive("img/z:1")))
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        img.layers[0].media_type,
+        "application/vnd.oci.image.layer.v1.tar+zstd"
+    );
+    assert!(store.layer_dirs(&img).unwrap()[0]
+        .join("etc/os-release")
+        .is_file());
+    let mut plain = two_layer_image();
+    plain.gzip_layers = false;
+    let img = store
+        .import(write(tmp.path(), "p.tar", &plain.oci_archive("img/p:1")))
+        .unwrap()
+        .remove(0);
+    assert_eq!(img.layers[0].digest, img.layers[0].diff_id);
+    // Same diff_ids as the zstd image: the unpacked layers are shared.
+    assert_eq!(
+        std::fs::read_dir(store.root().join("layers"))
+            .unwrap()
+            .count(),
+        2
+    );
+}

@@ -268,3 +268,39 @@ async fn unsupported_media_types_are_named() {
     );
     assert_store_empty(&store);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_pulls_of_one_image_agree() {
+    let img = image();
+    let (content, manifest) = docker_content(&img, "app", "v1");
+    let reg = MockRegistry::start(content).await;
+    let (_tmp, store) = new_store();
+    let r = format!("{}/app:v1", reg.host());
+    let (a, b, c) = tokio::join!(
+        store.pull(&r, None),
+        store.pull(&r, None),
+        store.pull(&r, None)
+    );
+    for got in [a, b, c] {
+        assert_eq!(got.unwrap().manifest_digest, manifest.digest);
+    }
+    assert_eq!(store.list().unwrap().len(), 1);
+    assert_eq!(
+        std::fs::read_dir(store.root().join("layers"))
+            .unwrap()
+            .count(),
+        2
+    );
+    assert_eq!(
+        std::fs::read_dir(store.root().join("tmp")).unwrap().count(),
+        0
+    );
+    let report = tokio::task::spawn_blocking({
+        let s = store.clone();
+        move || s.gc()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!((report.blobs_removed, report.layers_removed), (0, 0));
+}
