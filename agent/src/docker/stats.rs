@@ -4,9 +4,12 @@
 //!
 //! The cgroup is found from the container's init process
 //! (`docker inspect` → `State.Pid` → `/proc/PID/cgroup`): `/docker/<id>` with
-//! the cgroupfs driver, `/system.slice/docker-<id>.scope` with systemd.
+//! the cgroupfs driver, `/system.slice/docker-<id>.scope` with systemd. It is
+//! remembered, so a `/monitor/statistics` call costs no engine round trip
+//! for tasks already seen.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
 
 use paddock_isolation::cgroups::{Cgroup, Stats};
 
@@ -65,11 +68,46 @@ pub async fn container_cgroup(
     split_cgroup_path(&memory_cgroup_path(&text)?)
 }
 
+/// Where each Docker task's cgroup is, by Mesos container id: found once
+/// with `docker inspect`, dropped when the cgroup is gone.
+static CGROUPS: Mutex<BTreeMap<String, (String, String)>> = Mutex::new(BTreeMap::new());
+
+fn cached(container_id: &str) -> Option<(String, String)> {
+    CGROUPS.lock().ok()?.get(container_id).cloned()
+}
+
+fn remember(container_id: &str, cgroup: Option<(String, String)>) {
+    if let Ok(mut m) = CGROUPS.lock() {
+        match cgroup {
+            Some(c) => m.insert(container_id.to_string(), c),
+            None => m.remove(container_id),
+        };
+    }
+}
+
+fn read_cgroup(cgroup: (String, String)) -> Option<Stats> {
+    Cgroup::open(&cgroup.0, &cgroup.1).ok()?.stats().ok()
+}
+
 /// The statistics of the Docker task in container `container_id`, if its
-/// Docker container is running.
-pub async fn read(docker: &bollard::Docker, container_id: &str) -> Option<Stats> {
-    let (parent, leaf) = container_cgroup(docker, container_id).await?;
-    tokio::task::spawn_blocking(move || Cgroup::open(&parent, &leaf).ok()?.stats().ok())
+/// Docker container is running. `docker` is connected on first need.
+pub async fn read(docker: &mut Option<bollard::Docker>, container_id: &str) -> Option<Stats> {
+    if let Some(cg) = cached(container_id) {
+        let found = tokio::task::spawn_blocking(move || read_cgroup(cg))
+            .await
+            .ok()
+            .flatten();
+        if found.is_some() {
+            return found;
+        }
+        remember(container_id, None);
+    }
+    if docker.is_none() {
+        *docker = engine::connect().await.ok();
+    }
+    let cg = container_cgroup(docker.as_ref()?, container_id).await?;
+    remember(container_id, Some(cg.clone()));
+    tokio::task::spawn_blocking(move || read_cgroup(cg))
         .await
         .ok()
         .flatten()
@@ -90,26 +128,18 @@ pub async fn read_all(agent: &crate::state::Agent) -> HashMap<String, Stats> {
             .map(|(cid, _)| cid.clone())
             .collect()
     };
-    if ids.is_empty() {
-        return HashMap::new();
-    }
-    let Ok(docker) = engine::connect().await else {
-        return HashMap::new();
-    };
+    let mut docker = None;
     let mut out = HashMap::new();
     for id in ids {
-        if let Some(s) = read(&docker, &id).await {
+        if let Some(s) = read(&mut docker, &id).await {
             out.insert(id, s);
         }
     }
+    // Forget containers that have gone.
+    if let (Ok(mut m), inner) = (CGROUPS.lock(), agent.lock()) {
+        m.retain(|cid, _| inner.containers.contains_key(cid));
+    }
     out
-}
-
-/// OOM kills recorded in the container's cgroup (while it still exists).
-pub fn oom_kills(cgroup: &(String, String)) -> u64 {
-    Cgroup::open(&cgroup.0, &cgroup.1)
-        .and_then(|c| c.oom_kills())
-        .unwrap_or(0)
 }
 
 #[cfg(test)]
