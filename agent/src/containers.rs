@@ -279,7 +279,15 @@ fn launch(
         c
     };
     cmd.env_clear();
-    for key in ["PATH", "LANG", "LC_ALL", "TZ", "RUST_LOG", "HOME", "DOCKER_HOST"] {
+    for key in [
+        "PATH",
+        "LANG",
+        "LC_ALL",
+        "TZ",
+        "RUST_LOG",
+        "HOME",
+        "DOCKER_HOST",
+    ] {
         if let Some(v) = std::env::var_os(key) {
             cmd.env(key, v);
         }
