@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
 use oci_client::errors::OciDistributionError;
 use oci_client::secrets::RegistryAuth;
 use oci_client::Client;
@@ -76,6 +76,35 @@ impl ImageStore {
         res
     }
 
+    fn client(&self, registry: &str, plain_http: bool) -> Result<Client, ImageError> {
+        let certs = self
+            .inner
+            .options
+            .extra_root_certificates
+            .iter()
+            .map(|pem| Certificate {
+                encoding: CertificateEncoding::Pem,
+                data: pem.clone(),
+            })
+            .collect();
+        let config = ClientConfig {
+            protocol: if plain_http {
+                ClientProtocol::HttpsExcept(vec![registry.to_string()])
+            } else {
+                ClientProtocol::Https
+            },
+            extra_root_certificates: certs,
+            connect_timeout: Some(Duration::from_secs(10)),
+            read_timeout: Some(Duration::from_secs(60)),
+            platform_resolver: None,
+            ..ClientConfig::default()
+        };
+        Client::try_from(config).map_err(|e| ImageError::Registry {
+            registry: registry.to_string(),
+            reason: format!("cannot build an HTTP client (bad extra root certificate?): {e}"),
+        })
+    }
+
     async fn pull_inner(
         &self,
         r: ImageRef,
@@ -83,18 +112,6 @@ impl ImageStore {
     ) -> Result<Image, ImageError> {
         let registry = r.resolved_registry().to_string();
         let insecure = r.is_insecure(&self.inner.options.insecure_registries);
-        let config = ClientConfig {
-            protocol: if insecure {
-                ClientProtocol::HttpsExcept(vec![registry.clone()])
-            } else {
-                ClientProtocol::Https
-            },
-            connect_timeout: Some(Duration::from_secs(10)),
-            read_timeout: Some(Duration::from_secs(60)),
-            platform_resolver: None,
-            ..ClientConfig::default()
-        };
-        let client = Client::new(config);
         let auth = match auth {
             None => RegistryAuth::Anonymous,
             Some(Credentials::Basic { username, password }) => {
@@ -102,16 +119,37 @@ impl ImageStore {
             }
             Some(Credentials::Bearer(t)) => RegistryAuth::Bearer(t),
         };
-        let ctx = Remote {
-            client: &client,
+        let mut st = self.staging("pull")?;
+
+        // HTTPS first; like docker, a registry allowed plain HTTP (loopback
+        // or listed insecure) is retried over HTTP when HTTPS cannot connect.
+        let https = self.client(&registry, false)?;
+        let mut ctx = Remote {
+            client: https,
             auth: &auth,
             registry: &registry,
             reference: &r,
         };
-        let mut st = self.staging("pull")?;
-
+        let first = match ctx.manifest(r.oci()).await {
+            Err(ImageError::RegistryUnreachable { reason, .. }) if insecure => {
+                tracing::debug!(%registry, %reason, "HTTPS failed, trying plain HTTP");
+                ctx.client = self.client(&registry, true)?;
+                match ctx.manifest(r.oci()).await {
+                    // HTTP reached a server that wants TLS: the HTTPS
+                    // failure (an untrusted certificate…) is the real story.
+                    Err(ImageError::Registry { reason: http, .. }) => {
+                        Err(ImageError::RegistryUnreachable {
+                            registry: registry.clone(),
+                            reason: format!("{reason} (and over plain HTTP: {http})"),
+                        })
+                    }
+                    other => other,
+                }
+            }
+            other => other,
+        };
         // The manifest, through at most one index.
-        let (mut bytes, _) = ctx.manifest(r.oci()).await?;
+        let (mut bytes, _) = first?;
         let mut digest = sha256_of(&bytes);
         if let Some(want) = r.digest() {
             if want != digest {
@@ -195,7 +233,7 @@ impl ImageStore {
 }
 
 struct Remote<'a> {
-    client: &'a Client,
+    client: Client,
     auth: &'a RegistryAuth,
     registry: &'a str,
     reference: &'a ImageRef,

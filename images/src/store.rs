@@ -90,6 +90,8 @@ pub struct StoreOptions {
     /// Registries (`host` or `host:port`) reached over plain HTTP, besides
     /// localhost and 127.0.0.0/8, which always are.
     pub insecure_registries: Vec<String>,
+    /// PEM certificates trusted for HTTPS registries besides the system's.
+    pub extra_root_certificates: Vec<Vec<u8>>,
     pub unpack: UnpackOptions,
 }
 
@@ -97,6 +99,7 @@ impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
             insecure_registries: Vec::new(),
+            extra_root_certificates: Vec::new(),
             unpack: UnpackOptions::for_current_user(),
         }
     }

@@ -18,7 +18,7 @@ use serde_json::json;
 use crate::digest::sha256_of;
 
 /// The apt packages the registry tests need.
-pub const APT_PACKAGES: &str = "docker-registry skopeo busybox-static apache2-utils";
+pub const APT_PACKAGES: &str = "docker-registry skopeo busybox-static apache2-utils openssl";
 
 /// An error of the test harness, with what to do about it.
 #[derive(Debug)]
@@ -412,13 +412,14 @@ pub struct LocalRegistry {
     child: Child,
     port: u16,
     credentials: Option<(String, String)>,
+    ca_pem: Option<Vec<u8>>,
     _dir: tempfile::TempDir,
 }
 
 impl LocalRegistry {
     /// An anonymous registry.
     pub fn start() -> Result<LocalRegistry, HarnessError> {
-        Self::start_inner(None)
+        Self::start_inner(None, false)
     }
 
     /// A registry that requires HTTP basic auth (htpasswd, bcrypt).
@@ -426,10 +427,24 @@ impl LocalRegistry {
         user: &str,
         password: &str,
     ) -> Result<LocalRegistry, HarnessError> {
-        Self::start_inner(Some((user.to_string(), password.to_string())))
+        Self::start_inner(Some((user.to_string(), password.to_string())), false)
     }
 
-    fn start_inner(credentials: Option<(String, String)>) -> Result<LocalRegistry, HarnessError> {
+    /// An HTTPS-only registry whose certificate (for IP 127.0.0.1) is signed
+    /// by a throwaway CA; [`ca_pem`](Self::ca_pem) is that CA.
+    pub fn start_tls() -> Result<LocalRegistry, HarnessError> {
+        Self::start_inner(None, true)
+    }
+
+    /// The CA certificate (PEM) of a [`start_tls`](Self::start_tls) registry.
+    pub fn ca_pem(&self) -> Option<&[u8]> {
+        self.ca_pem.as_deref()
+    }
+
+    fn start_inner(
+        credentials: Option<(String, String)>,
+        tls: bool,
+    ) -> Result<LocalRegistry, HarnessError> {
         let registry = require_tool("docker-registry", "docker-registry")?;
         let dir = tempfile::tempdir().map_err(|e| herr(format!("tempdir: {e}")))?;
         let port = free_port()?;
@@ -455,8 +470,19 @@ impl LocalRegistry {
                 file.display()
             );
         }
+        let mut tls_config = String::new();
+        let mut ca_pem = None;
+        if tls {
+            let (ca, cert, key) = make_certificates(dir.path())?;
+            tls_config = format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                cert.display(),
+                key.display()
+            );
+            ca_pem = Some(std::fs::read(ca).map_err(|e| herr(format!("read CA: {e}")))?);
+        }
         let config = format!(
-            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{auth}",
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{tls_config}{auth}",
             storage.display()
         );
         let config_path = dir.path().join("config.yml");
@@ -476,6 +502,7 @@ impl LocalRegistry {
             child,
             port,
             credentials,
+            ca_pem,
             _dir: dir,
         };
         reg.wait_ready(Duration::from_secs(20))?;
@@ -565,6 +592,88 @@ impl LocalRegistry {
     pub fn push_busybox(&self) -> Result<String, HarnessError> {
         self.push_image(&busybox_image()?, "busybox:test")
     }
+}
+
+/// A throwaway CA and a server certificate for IP 127.0.0.1 signed by it,
+/// made with the openssl CLI. Returns (ca.pem, cert.pem, key.pem).
+fn make_certificates(dir: &Path) -> Result<(PathBuf, PathBuf, PathBuf), HarnessError> {
+    let openssl = require_tool("openssl", "openssl")?;
+    let p = |n: &str| dir.join(n);
+    std::fs::write(
+        p("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .map_err(|e| herr(format!("write ext.cnf: {e}")))?;
+    let steps: Vec<Vec<String>> = vec![
+        vec![
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=paddock-test-ca",
+            "-keyout",
+        ]
+        .into_iter()
+        .map(String::from)
+        .chain([
+            p("ca.key").display().to_string(),
+            "-out".into(),
+            p("ca.pem").display().to_string(),
+        ])
+        .collect(),
+        vec![
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+        ]
+        .into_iter()
+        .map(String::from)
+        .chain([
+            p("key.pem").display().to_string(),
+            "-out".into(),
+            p("leaf.csr").display().to_string(),
+        ])
+        .collect(),
+        vec!["x509", "-req", "-days", "2", "-in"]
+            .into_iter()
+            .map(String::from)
+            .chain([
+                p("leaf.csr").display().to_string(),
+                "-CA".into(),
+                p("ca.pem").display().to_string(),
+                "-CAkey".into(),
+                p("ca.key").display().to_string(),
+                "-CAcreateserial".into(),
+                "-extfile".into(),
+                p("ext.cnf").display().to_string(),
+                "-out".into(),
+                p("cert.pem").display().to_string(),
+            ])
+            .collect(),
+    ];
+    for args in steps {
+        let out = Command::new(&openssl)
+            .args(&args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| herr(format!("run openssl: {e}")))?;
+        if !out.status.success() {
+            return Err(herr(format!(
+                "openssl {} failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            )));
+        }
+    }
+    Ok((p("ca.pem"), p("cert.pem"), p("key.pem")))
 }
 
 impl Drop for LocalRegistry {

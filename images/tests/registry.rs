@@ -4,7 +4,7 @@
 //! is missing.
 
 use paddock_images::testing::{busybox_image, free_port, LocalRegistry};
-use paddock_images::{Credentials, ImageError, ImageStore, RootfsMode};
+use paddock_images::{Credentials, ImageError, ImageStore, RootfsMode, StoreOptions};
 
 fn harness<T>(r: Result<T, paddock_images::testing::HarnessError>) -> T {
     r.unwrap_or_else(|e| panic!("registry test harness: {e}"))
@@ -138,4 +138,36 @@ async fn missing_image_and_unreachable_registry_are_named() {
         store.image("busybox"),
         Err(ImageError::NotFound(_))
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_registry_with_a_trusted_ca() {
+    let reg = harness(LocalRegistry::start_tls());
+    let reference = harness(reg.push_busybox());
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = reg.ca_pem().expect("a TLS registry has a CA").to_vec();
+
+    // Without the CA: the certificate is not trusted, and plain HTTP to a
+    // TLS port does not work either.
+    let untrusting = ImageStore::open(tmp.path().join("plain")).unwrap();
+    let err = untrusting.pull(&reference, None).await.unwrap_err();
+    assert!(
+        matches!(err, ImageError::RegistryUnreachable { .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().to_lowercase().contains("certificate"),
+        "{err}"
+    );
+    assert_store_empty(&untrusting);
+
+    let opts = StoreOptions {
+        extra_root_certificates: vec![ca],
+        ..StoreOptions::default()
+    };
+    let store = ImageStore::open_with(tmp.path().join("tls"), opts).unwrap();
+    let img = store.pull(&reference, None).await.unwrap();
+    assert!(store.layer_dirs(&img).unwrap()[0]
+        .join("bin/busybox")
+        .is_file());
 }
