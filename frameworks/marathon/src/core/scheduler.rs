@@ -2,7 +2,7 @@
 //! state and queues [`Effect`]s; the caller drains them with
 //! [`Scheduler::take_effects`] and executes them in order.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use paddock_proto::mesos::{AgentId, Offer, TaskId, TaskState, TaskStatus};
 
@@ -159,9 +159,7 @@ pub struct Scheduler {
     /// The latest requested spec of every app (the root group's apps).
     targets: BTreeMap<String, RunSpec>,
     apps: BTreeMap<String, AppState>,
-    instances: BTreeMap<String, Instance>,
-    /// App id → its instances' task ids.
-    by_app: BTreeMap<String, BTreeSet<String>>,
+    instances: Instances,
     deployments: Vec<Deployment>,
     wants_offers: bool,
     suppressed: bool,
@@ -177,6 +175,52 @@ pub struct Scheduler {
 }
 
 const READINESS_SLOT: usize = usize::MAX;
+
+/// Instances grouped by app (so a pass over one app's instances is a plain
+/// iteration), with a task id → app index for lookups.
+#[derive(Default)]
+struct Instances {
+    by_app: BTreeMap<String, BTreeMap<String, Instance>>,
+    app_of: HashMap<String, String>,
+}
+
+impl Instances {
+    fn get(&self, task_id: &str) -> Option<&Instance> {
+        let app = self.app_of.get(task_id)?;
+        self.by_app.get(app)?.get(task_id)
+    }
+
+    fn get_mut(&mut self, task_id: &str) -> Option<&mut Instance> {
+        let app = self.app_of.get(task_id)?;
+        self.by_app.get_mut(app)?.get_mut(task_id)
+    }
+
+    fn values(&self) -> impl Iterator<Item = &Instance> {
+        self.by_app.values().flat_map(|m| m.values())
+    }
+
+    fn of_app<'a>(&'a self, app: &str) -> impl Iterator<Item = &'a Instance> + 'a {
+        self.by_app.get(app).into_iter().flat_map(|m| m.values())
+    }
+
+    fn insert(&mut self, task_id: String, inst: Instance) {
+        self.app_of.insert(task_id.clone(), inst.app_id.clone());
+        self.by_app
+            .entry(inst.app_id.clone())
+            .or_default()
+            .insert(task_id, inst);
+    }
+
+    fn remove(&mut self, task_id: &str) -> Option<Instance> {
+        let app = self.app_of.remove(task_id)?;
+        let m = self.by_app.get_mut(&app)?;
+        let inst = m.remove(task_id);
+        if m.is_empty() {
+            self.by_app.remove(&app);
+        }
+        inst
+    }
+}
 
 fn secs(s: u64) -> i64 {
     (s as i64).saturating_mul(1000)
@@ -206,8 +250,7 @@ impl Scheduler {
             framework_id: None,
             targets: BTreeMap::new(),
             apps: BTreeMap::new(),
-            instances: BTreeMap::new(),
-            by_app: BTreeMap::new(),
+            instances: Instances::default(),
             deployments: Vec::new(),
             wants_offers: false,
             suppressed: false,
@@ -287,30 +330,15 @@ impl Scheduler {
     }
 
     pub fn instances_of<'a>(&'a self, app: &'a str) -> impl Iterator<Item = &'a Instance> + 'a {
-        self.by_app
-            .get(app)
-            .into_iter()
-            .flatten()
-            .filter_map(|id| self.instances.get(id))
+        self.instances.of_app(app)
     }
 
     fn insert_instance(&mut self, inst: Instance) {
-        self.by_app
-            .entry(inst.app_id.clone())
-            .or_default()
-            .insert(inst.task_id.clone());
         self.instances.insert(inst.task_id.clone(), inst);
     }
 
     fn remove_instance(&mut self, id: &str) -> Option<Instance> {
-        let inst = self.instances.remove(id)?;
-        if let Some(ids) = self.by_app.get_mut(&inst.app_id) {
-            ids.remove(id);
-            if ids.is_empty() {
-                self.by_app.remove(&inst.app_id);
-            }
-        }
-        Some(inst)
+        self.instances.remove(id)
     }
 
     pub fn deployments(&self) -> &[Deployment] {
@@ -609,9 +637,12 @@ impl Scheduler {
             }
             self.expunge(&id, status.state, status.message.as_deref(), now);
         } else if previous != status.state {
+            let app = inst.app_id.clone();
             self.out.push(Effect::Put(Record::Instance(Box::new(inst))));
+            self.reconcile(now, Some(&app));
+            return;
         }
-        self.reconcile_apps(now);
+        self.reconcile(now, Some(&inst.app_id));
     }
 
     /// The master lost an agent: its tasks are gone.
@@ -871,7 +902,7 @@ impl Scheduler {
                 i.killed_unhealthy = true;
             }
             self.kill(task_id, now);
-            self.reconcile_apps(now);
+            self.reconcile(now, Some(&inst.app_id));
         }
     }
 
@@ -1325,16 +1356,40 @@ impl Scheduler {
 
     /// Decides, for every app, what to kill and how many to launch.
     fn reconcile_apps(&mut self, now: Timestamp) {
+        self.reconcile(now, None);
+    }
+
+    /// [`Scheduler::reconcile_apps`] for one app (`only`) or all.
+    fn reconcile(&mut self, now: Timestamp, only: Option<&str>) {
         self.now_hint = self.now_hint.max(now);
-        let restarting: BTreeSet<String> = self
-            .deployments
-            .iter()
-            .filter(|d| d.step_applied)
-            .flat_map(|d| d.current_actions().iter())
-            .filter(|a| a.kind == ActionKind::RestartApplication)
-            .map(|a| a.app.clone())
-            .collect();
-        let app_ids: Vec<String> = self.apps.keys().cloned().collect();
+        let restarting: BTreeSet<String> = match only {
+            // One app: no need to collect every action of every deployment.
+            Some(id) => self
+                .deployments
+                .iter()
+                .filter(|d| d.step_applied)
+                .filter_map(|d| d.current_action_for(id))
+                .filter(|a| a.kind == ActionKind::RestartApplication)
+                .map(|a| a.app.clone())
+                .collect(),
+            None => self
+                .deployments
+                .iter()
+                .filter(|d| d.step_applied)
+                .flat_map(|d| d.current_actions().iter())
+                .filter(|a| a.kind == ActionKind::RestartApplication)
+                .map(|a| a.app.clone())
+                .collect(),
+        };
+        let app_ids: Vec<String> = match only {
+            Some(id) => self
+                .apps
+                .contains_key(id)
+                .then(|| id.to_string())
+                .into_iter()
+                .collect(),
+            None => self.apps.keys().cloned().collect(),
+        };
         let mut to_kill: Vec<String> = Vec::new();
         let mut removed: Vec<String> = Vec::new();
         for id in app_ids {
