@@ -383,3 +383,53 @@ fn corrupt_tar_is_an_error_naming_the_layer() {
         "{err}"
     );
 }
+
+#[test]
+fn hardlink_to_an_outward_symlink_links_the_symlink_itself() {
+    let sb = Sandbox::new();
+    let victim = format!("{}/outside/victim", sb.outer().display());
+    let tar = Crafted::new()
+        .symlink("lnk", &victim)
+        .hardlink("h", "lnk")
+        .file("h", b"x")
+        .finish();
+    sb.unpack(&tar).unwrap();
+    sb.assert_outside_untouched();
+    let tar = Crafted::new()
+        .symlink("lnk", &victim)
+        .hardlink("h", "lnk")
+        .finish();
+    let sb = Sandbox::new();
+    sb.unpack(&tar).unwrap();
+    let m = std::fs::symlink_metadata(sb.rootfs().join("h")).unwrap();
+    assert!(
+        m.file_type().is_symlink(),
+        "the hardlink must be to the symlink, not its target"
+    );
+    sb.assert_outside_untouched();
+}
+
+#[test]
+fn long_gnu_and_pax_names_unpack() {
+    let sb = Sandbox::new();
+    let long = format!("{}/{}/file", "d".repeat(120), "e".repeat(120));
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(4);
+    h.set_mode(0o644);
+    b.append_data(&mut h, &long, &b"long"[..]).unwrap();
+    let mut h = tar::Header::new_ustar();
+    h.set_size(3);
+    h.set_mode(0o644);
+    let pax_name = format!("{}/pax", "p".repeat(150));
+    b.append_pax_extensions([("path", pax_name.as_bytes())])
+        .unwrap();
+    h.set_path("short").unwrap();
+    h.set_cksum();
+    b.append(&h, &b"pax"[..]).unwrap();
+    let tar = b.into_inner().unwrap();
+    sb.unpack(&tar).unwrap();
+    assert_eq!(std::fs::read(sb.rootfs().join(&long)).unwrap(), b"long");
+    assert_eq!(std::fs::read(sb.rootfs().join(&pax_name)).unwrap(), b"pax");
+    sb.assert_outside_untouched();
+}
