@@ -3,7 +3,9 @@
 //! It gives the task a private /proc (so `ps` shows only the task), forwards
 //! termination signals to the task's process group (a shell as PID 1 would
 //! ignore SIGTERM), reaps every orphan, and exits with the task's status.
-//! Single-threaded and synchronous on purpose.
+//! Single-threaded and synchronous on purpose. For an image task (the
+//! executor sets `PADDOCK_OCI_BUNDLE`), it has libcontainer run the OCI
+//! bundle instead and supervises that container (`oci::run`).
 
 use std::os::unix::process::CommandExt;
 use std::process::Command;
@@ -60,6 +62,16 @@ pub fn run(argv: &[String]) -> i32 {
     // The executor runs with a negative OOM score so that a memory-limited
     // task, not its supervisor, is chosen; the task gets the normal one.
     let _ = std::fs::write("/proc/self/oom_score_adj", "0");
+    // An image task: libcontainer runs the container, init supervises it.
+    if let Some(launch) = crate::oci::Launch::from_env() {
+        return match launch {
+            Ok(l) => crate::oci::run::run(&l),
+            Err(e) => {
+                eprintln!("paddock init: {e}");
+                125
+            }
+        };
+    }
 
     let all = SigSet::all();
     if let Err(e) = nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&all), None) {

@@ -2,13 +2,16 @@
 //!
 //! This crate owns cgroups v1 and v2 (`cgroups`: create with cpu, memory and
 //! pids limits, join from `pre_exec`, statistics with Mesos key names, OOM
-//! detection, teardown), the PID namespace (`ns`), and `init`, the tiny PID 1
-//! that runs inside every task's PID namespace. It has no async code, so the
-//! executor can use it before its runtime starts.
+//! detection, teardown), the PID and mount namespaces (`ns`), `init`, the
+//! tiny PID 1 that runs inside every task's PID namespace, and `oci`, the
+//! OCI runtime spec of image containers (capabilities, seccomp, mounts,
+//! user) and their launch through libcontainer from init. It has no async
+//! code, so the executor can use it before its runtime starts.
 
 pub mod cgroups;
 pub mod init;
 pub mod ns;
+pub mod oci;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -1,15 +1,28 @@
 //! The built-in command executor (`paddock executor`).
 //!
 //! The agent starts it inside the container's cgroup, in its own session.
-//! It puts its children in a new PID namespace, subscribes to the agent's
-//! executor API, runs the one task it is given under `paddock init`, and
-//! reports its states. Updates are kept until acknowledged; if the agent
-//! goes away (a restart) the task keeps running and the executor re-subscribes
-//! with what is still unacknowledged.
+//! It puts its children in new PID and mount namespaces, subscribes to the
+//! agent's executor API, runs the one task it is given, and reports its
+//! states. Updates are kept until acknowledged; if the agent goes away (a
+//! restart) the task keeps running and the executor re-subscribes with what
+//! is still unacknowledged.
+//!
+//! # Dispatch
+//!
+//! `runner.rs` is the one place that decides how a task runs:
+//! [`runner::Containerizer::for_task`] reads the task's `container` (none →
+//! a command under `paddock init`; MESOS with an image → the OCI
+//! containerizer in `oci/`; DOCKER → `docker.rs`), and [`runner::start`]
+//! returns a [`runner::TaskControl`] (terminate with a grace period, kill)
+//! while [`runner::RunnerEvent`]s (`Running`, `LaunchFailed`, `Exited`)
+//! come back on a channel. The executor turns those into task states; a
+//! new containerizer adds one arm there and nothing here.
 
 mod client;
 pub mod docker;
 mod env;
+pub mod oci;
+pub mod runner;
 mod task;
 
 use std::time::{Duration, Instant};
@@ -22,15 +35,20 @@ use tokio::sync::mpsc;
 
 use client::AgentClient;
 pub use env::ExecutorEnv;
+use runner::{Containerizer, RunnerEvent, TaskControl, TaskExit};
 
 /// How long the executor waits for a vanished agent before giving up.
 const RECOVERY_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
 /// The whole `paddock executor` process.
 pub fn run() -> i32 {
-    // Before any thread exists: children go into a new PID namespace.
-    if let Err(e) = paddock_isolation::ns::unshare_pid() {
-        eprintln!("paddock executor: running without a PID namespace: {e}");
+    // Before any thread exists: mounts made for the task (an image's overlay
+    // rootfs) live in a mount namespace of our own, which every later thread
+    // shares, so they vanish with the executor however it ends. The PID
+    // namespace comes at launch (`runner::enter_pid_namespace`): once it is
+    // unshared no thread can be created, and an image must be pulled first.
+    if let Err(e) = paddock_isolation::ns::unshare_mounts_slave() {
+        eprintln!("paddock executor: running without a mount namespace: {e}");
     }
     // A memory-limited container should lose its task, not its executor.
     let _ = std::fs::write("/proc/self/oom_score_adj", "-999");
@@ -57,7 +75,7 @@ pub fn run() -> i32 {
 enum Input {
     Event(Event),
     StreamEnded(String),
-    Exited(std::process::ExitStatus),
+    Runner(RunnerEvent),
     GraceOver,
 }
 
@@ -66,7 +84,8 @@ struct Executor {
     client: AgentClient,
     framework: Option<FrameworkInfo>,
     task: Option<TaskInfo>,
-    init_pid: Option<i32>,
+    /// Set from the launch until the task has exited.
+    control: Option<Box<dyn TaskControl>>,
     kill_requested: bool,
     /// Sent but not yet acknowledged, oldest first.
     unacked: Vec<TaskStatus>,
@@ -83,7 +102,7 @@ impl Executor {
             client,
             framework: None,
             task: None,
-            init_pid: None,
+            control: None,
             kill_requested: false,
             unacked: Vec::new(),
             terminal_sent: false,
@@ -113,7 +132,7 @@ impl Executor {
                     self.client
                         .subscribe(tx.clone(), self.task.clone(), self.unacked.clone());
                 }
-                Input::Exited(status) => self.on_exit(status),
+                Input::Runner(ev) => self.on_runner(ev),
                 Input::GraceOver => self.kill_now(),
             }
             if self.done() {
@@ -164,8 +183,18 @@ impl Executor {
     }
 
     fn update(&mut self, state: TaskState, why: Option<&str>, message: impl Into<String>) {
+        self.update_with(state, why, message, None);
+    }
+
+    fn update_with(
+        &mut self,
+        state: TaskState,
+        why: Option<&str>,
+        message: impl Into<String>,
+        decorate: Option<runner::Decorate>,
+    ) {
         let Some(task) = &self.task else { return };
-        let status = TaskStatus {
+        let mut status = TaskStatus {
             task_id: task.task_id.clone(),
             state,
             message: Some(message.into()),
@@ -184,6 +213,9 @@ impl Executor {
             }),
             ..Default::default()
         };
+        if let Some(f) = decorate {
+            f(&mut status);
+        }
         if state.is_terminal() {
             self.terminal_sent = true;
         }
@@ -200,22 +232,51 @@ impl Executor {
         // No TASK_STARTING: the framework would have to acknowledge it before
         // TASK_RUNNING could be forwarded, a full round trip on every launch.
         // Mesos made TASK_STARTING optional; frameworks must not rely on it.
-        match task::spawn(&self.env, &info) {
-            Ok(mut child) => {
-                self.init_pid = child.id().map(|p| p as i32);
-                let tx = tx.clone();
-                tokio::spawn(async move {
-                    if let Ok(status) = child.wait().await {
-                        let _ = tx.send(Input::Exited(status));
-                    }
-                });
-                self.update(TaskState::TaskRunning, None, "Command is running");
+        let which = match Containerizer::for_task(&info) {
+            Ok(w) => w,
+            Err(e) => {
+                return self.update(
+                    TaskState::TaskFailed,
+                    Some(reason::CONTAINER_LAUNCH_FAILED),
+                    e,
+                )
             }
-            Err(e) => self.update(
-                TaskState::TaskFailed,
-                Some(reason::CONTAINER_LAUNCH_FAILED),
-                e,
-            ),
+        };
+        let (etx, mut erx) = mpsc::unbounded_channel();
+        let forward = tx.clone();
+        tokio::spawn(async move {
+            while let Some(ev) = erx.recv().await {
+                if forward.send(Input::Runner(ev)).is_err() {
+                    break;
+                }
+            }
+        });
+        self.control = Some(runner::start(which, &self.env, &info, etx));
+    }
+
+    fn on_runner(&mut self, ev: RunnerEvent) {
+        match ev {
+            RunnerEvent::Running { message, decorate } => {
+                if !self.terminal_sent {
+                    self.update_with(TaskState::TaskRunning, None, message, decorate);
+                }
+            }
+            RunnerEvent::LaunchFailed(message) => {
+                self.control = None;
+                if self.kill_requested {
+                    self.update(TaskState::TaskKilled, None, "Killed before it started");
+                } else {
+                    self.update(
+                        TaskState::TaskFailed,
+                        Some(reason::CONTAINER_LAUNCH_FAILED),
+                        message,
+                    );
+                }
+            }
+            RunnerEvent::Exited(exit) => {
+                self.control = None;
+                self.on_exit(exit);
+            }
         }
     }
 
@@ -223,13 +284,14 @@ impl Executor {
         if self.terminal_sent || self.kill_requested {
             return;
         }
-        let Some(pid) = self.init_pid else {
+        let Some(control) = self.control.as_mut() else {
             if self.task.is_some() {
                 self.update(TaskState::TaskKilled, None, "Killed before it started");
             }
             return;
         };
         self.kill_requested = true;
+        control.terminate(grace);
         let killing = self
             .framework
             .as_ref()
@@ -237,7 +299,6 @@ impl Executor {
         if killing {
             self.update(TaskState::TaskKilling, None, "Sent SIGTERM");
         }
-        signal(pid, nix::sys::signal::Signal::SIGTERM);
         let tx = tx.clone();
         tokio::spawn(async move {
             tokio::time::sleep(grace).await;
@@ -246,20 +307,13 @@ impl Executor {
     }
 
     fn kill_now(&mut self) {
-        if let Some(pid) = self.init_pid {
-            // init is PID 1 of the namespace: its death takes every task
-            // process with it.
-            signal(pid, nix::sys::signal::Signal::SIGKILL);
+        if let Some(control) = self.control.as_mut() {
+            control.kill();
         }
     }
 
-    fn on_exit(&mut self, status: std::process::ExitStatus) {
-        use std::os::unix::process::ExitStatusExt;
-        self.init_pid = None;
-        let code = status
-            .code()
-            .or(status.signal().map(|s| 128 + s))
-            .unwrap_or(-1);
+    fn on_exit(&mut self, exit: TaskExit) {
+        let code = exit.code;
         let oom = self.env.oom_kills();
         if self.kill_requested {
             self.update(
@@ -267,30 +321,30 @@ impl Executor {
                 None,
                 format!("Command terminated (status {code})"),
             );
-        } else if oom > 0 {
+        } else if exit.oom_killed || oom > 0 {
             self.update(
                 TaskState::TaskFailed,
                 Some(reason::CONTAINER_LIMITATION_MEMORY),
-                format!(
-                    "Memory limit exceeded: the task was OOM-killed ({oom} kill(s) in its cgroup)"
-                ),
+                exit.message.unwrap_or_else(|| {
+                    format!(
+                        "Memory limit exceeded: the task was OOM-killed ({oom} kill(s) in its cgroup)"
+                    )
+                }),
             );
         } else if code == 0 {
             self.update(
                 TaskState::TaskFinished,
                 None,
-                "Command exited with status 0",
+                exit.message
+                    .unwrap_or_else(|| "Command exited with status 0".into()),
             );
         } else {
             self.update(
                 TaskState::TaskFailed,
                 None,
-                format!("Command exited with status {code}"),
+                exit.message
+                    .unwrap_or_else(|| format!("Command exited with status {code}")),
             );
         }
     }
-}
-
-fn signal(pid: i32, sig: nix::sys::signal::Signal) {
-    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
 }

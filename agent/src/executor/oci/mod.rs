@@ -1,0 +1,366 @@
+//! The native OCI containerizer: a task with `container: {type: "MESOS",
+//! mesos: {image: {type: "DOCKER", docker: {name}}}}` runs in the image's
+//! rootfs, through libcontainer.
+//!
+//! 1. The image comes from the agent's store (`store`): pulled on first use,
+//!    cached after, pulled again with `cached: false`.
+//! 2. Its rootfs is prepared under `<work_dir>/oci/<container>/rootfs`: an
+//!    overlay (the store's layers as lower dirs, a private upper dir) where
+//!    the kernel allows it, a copy otherwise. The overlay is mounted in the
+//!    executor's own mount namespace, so it cannot outlive the executor.
+//! 3. What runs there is decided as Mesos does (`plan`); the user is
+//!    resolved in the rootfs; `paddock_isolation::oci` builds the OCI spec
+//!    (namespaces, default capabilities, seccomp, the sandbox at
+//!    /mnt/mesos/sandbox) into `<…>/bundle/config.json`.
+//! 4. `paddock init` (single-threaded, PID 1 of the executor's PID
+//!    namespace) has libcontainer create and start the container in the
+//!    task's cgroup, forwards signals and reaps it.
+//! 5. When it has exited, the rootfs is unmounted and `<work_dir>/oci/<container>`
+//!    removed.
+//!
+//! Every failure before the start (no image, unreachable registry, bad
+//! digest, corrupt layer, bad user, …) is a `LaunchFailed` with the store's
+//! or the runtime's own message.
+
+pub mod plan;
+pub mod store;
+
+use std::path::{Path, PathBuf};
+
+use paddock_images::{Image, ImageStore, RootfsMode};
+use paddock_isolation::oci::{self as runtime, Bind, ContainerConfig, Launch};
+use paddock_proto::container::ContainerInfo;
+use paddock_proto::mesos::TaskInfo;
+use tokio::sync::mpsc;
+
+use super::runner::{wait_child, ProcessControl, RunnerEvent};
+use super::ExecutorEnv;
+
+/// Overrides where the image store is (default `<work_dir>/images`).
+pub const IMAGES_DIR_ENV: &str = "PADDOCK_IMAGES_DIR";
+
+/// The directories of one container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dirs {
+    pub images: PathBuf,
+    /// `<work_dir>/oci/<container>`: rootfs, upper, work, bundle, state.
+    pub run: PathBuf,
+}
+
+impl Dirs {
+    pub fn for_env(env: &ExecutorEnv) -> Result<Dirs, String> {
+        let sandbox = Path::new(&env.sandbox);
+        let work = store::work_dir_of(sandbox);
+        let images = match std::env::var_os(IMAGES_DIR_ENV) {
+            Some(d) => PathBuf::from(d),
+            None => work.as_ref().map(|w| w.join("images")).ok_or_else(|| {
+                format!(
+                    "cannot find the agent's work dir from the sandbox {}; set {IMAGES_DIR_ENV}",
+                    sandbox.display()
+                )
+            })?,
+        };
+        let id = container_id(env);
+        let run = match &work {
+            Some(w) => w.join("oci").join(&id),
+            None => images.join("..").join("oci").join(&id),
+        };
+        Ok(Dirs { images, run })
+    }
+}
+
+/// The container's id: the agent's container id (a uuid), else the executor id.
+fn container_id(env: &ExecutorEnv) -> String {
+    let raw = env
+        .container_id
+        .clone()
+        .unwrap_or_else(|| env.executor_id.value.clone());
+    raw.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The cgroup the executor runs in, from /proc/self/cgroup: the memory
+/// controller's on v1, the unified one on v2.
+pub fn own_cgroup(text: &str) -> Option<PathBuf> {
+    let mut unified = None;
+    for line in text.lines() {
+        let mut f = line.splitn(3, ':');
+        let (_, controllers, path) = (f.next()?, f.next()?, f.next()?);
+        if controllers.split(',').any(|c| c == "memory") {
+            return Some(PathBuf::from(path));
+        }
+        if controllers.is_empty() {
+            unified = Some(PathBuf::from(path));
+        }
+    }
+    unified
+}
+
+/// Mesos's variables for the task, besides MESOS_SANDBOX.
+fn mesos_env(env: &ExecutorEnv, task: &TaskInfo) -> Vec<(String, String)> {
+    let mut v = vec![
+        ("MESOS_TASK_ID".to_string(), task.task_id.value.clone()),
+        ("MESOS_FRAMEWORK_ID".into(), env.framework_id.value.clone()),
+        ("MESOS_EXECUTOR_ID".into(), env.executor_id.value.clone()),
+        ("HOST".into(), env.hostname.clone()),
+    ];
+    v.extend(super::task::port_env(task));
+    v
+}
+
+/// The container's bind mounts: the sandbox, then the task's volumes with a
+/// host path (a relative container path is inside the sandbox, as in Mesos).
+fn binds(env: &ExecutorEnv, info: &ContainerInfo) -> Result<Vec<Bind>, String> {
+    let mut out = vec![Bind {
+        source: PathBuf::from(&env.sandbox),
+        destination: plan::SANDBOX_IN_CONTAINER.into(),
+        readonly: false,
+    }];
+    for (i, v) in info.volumes.iter().enumerate() {
+        let Some(host) = &v.host_path else { continue };
+        if !host.starts_with('/') {
+            return Err(format!(
+                "container.volumes[{i}].host_path {host:?} is not an absolute path"
+            ));
+        }
+        let destination = if v.container_path.starts_with('/') {
+            v.container_path.clone()
+        } else {
+            format!("{}/{}", plan::SANDBOX_IN_CONTAINER, v.container_path)
+        };
+        let readonly = match v.mode.as_deref() {
+            None | Some("RW") => false,
+            Some("RO") => true,
+            Some(other) => {
+                return Err(format!(
+                    "container.volumes[{i}].mode {other:?} is neither RW nor RO"
+                ))
+            }
+        };
+        out.push(Bind {
+            source: PathBuf::from(host),
+            destination,
+            readonly,
+        });
+    }
+    Ok(out)
+}
+
+/// Everything up to a written bundle, on a blocking thread.
+fn prepare(
+    env: &ExecutorEnv,
+    task: &TaskInfo,
+    info: &ContainerInfo,
+    store: &ImageStore,
+    image: &Image,
+    dirs: &Dirs,
+) -> Result<paddock_images::Rootfs, String> {
+    if dirs.run.exists() {
+        let _ = std::fs::remove_dir_all(&dirs.run);
+    }
+    std::fs::create_dir_all(&dirs.run)
+        .map_err(|e| format!("cannot create {}: {e}", dirs.run.display()))?;
+    let rootfs = store
+        .prepare_rootfs(image, &dirs.run, RootfsMode::Auto)
+        .map_err(|e| format!("cannot prepare the rootfs of {}: {e}", image.reference))?;
+    let written = (|| {
+        let p = plan::plan(task, &image.runtime_config(), &mesos_env(env, task))?;
+        let ids = runtime::user::resolve_in_rootfs(&rootfs.path, p.user.as_deref())?;
+        let cgroup_text = std::fs::read_to_string("/proc/self/cgroup")
+            .map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
+        let cgroups_path = own_cgroup(&cgroup_text)
+            .filter(|p| p != Path::new("/"))
+            .ok_or("the executor is not in a task cgroup")?;
+        let cfg = ContainerConfig {
+            rootfs: rootfs.path.clone(),
+            argv: p.argv,
+            env: p.env,
+            cwd: p.cwd,
+            ids,
+            hostname: info
+                .hostname
+                .clone()
+                .unwrap_or_else(|| env.hostname.clone()),
+            binds: binds(env, info)?,
+            cgroups_path,
+            private_network: !info.network_infos.is_empty(),
+        };
+        runtime::write_bundle(&dirs.run.join("bundle"), &cfg)
+    })();
+    if let Err(e) = written {
+        let _ = rootfs.release();
+        return Err(e);
+    }
+    Ok(rootfs)
+}
+
+/// Unmounts the rootfs and removes the container's directory.
+fn cleanup(rootfs: Option<&paddock_images::Rootfs>, dirs: &Dirs) {
+    if let Some(r) = rootfs {
+        if let Err(e) = r.release() {
+            tracing::warn!("cannot release the rootfs: {e}");
+        }
+    }
+    if let Err(e) = std::fs::remove_dir_all(&dirs.run) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            tracing::warn!("cannot remove {}: {e}", dirs.run.display());
+        }
+    }
+}
+
+/// Starts the container in the background; see the module doc.
+pub fn start(
+    env: &ExecutorEnv,
+    task: &TaskInfo,
+    info: &ContainerInfo,
+    control: ProcessControl,
+    events: mpsc::UnboundedSender<RunnerEvent>,
+) {
+    let (env, task, info) = (env.clone(), task.clone(), info.clone());
+    tokio::spawn(async move {
+        match launch(&env, &task, &info, &control).await {
+            Ok((child, rootfs, dirs)) => {
+                control.started(&child);
+                let _ = events.send(RunnerEvent::Running {
+                    message: format!(
+                        "Container is running (image {})",
+                        info.image().unwrap_or_default()
+                    ),
+                    decorate: None,
+                });
+                let after: Box<dyn FnOnce() + Send> =
+                    Box::new(move || cleanup(Some(&rootfs), &dirs));
+                wait_child(child, events, Some(after));
+            }
+            Err(msg) => {
+                let _ = events.send(RunnerEvent::LaunchFailed(msg));
+            }
+        }
+    });
+}
+
+async fn launch(
+    env: &ExecutorEnv,
+    task: &TaskInfo,
+    info: &ContainerInfo,
+    control: &ProcessControl,
+) -> Result<(tokio::process::Child, paddock_images::Rootfs, Dirs), String> {
+    let reference = info
+        .image()
+        .filter(|r| !r.is_empty())
+        .ok_or("container.mesos.image names no image")?
+        .to_string();
+    let cached = info
+        .mesos
+        .as_ref()
+        .and_then(|m| m.image.as_ref())
+        .and_then(|i| i.cached)
+        .unwrap_or(true);
+    let dirs = Dirs::for_env(env)?;
+    let (store, image) = store::provision(&dirs.images, &reference, cached).await?;
+    if control.killed() {
+        return Err("killed before it started".into());
+    }
+    let (e, t, i, d) = (env.clone(), task.clone(), info.clone(), dirs.clone());
+    let rootfs = tokio::task::spawn_blocking(move || prepare(&e, &t, &i, &store, &image, &d))
+        .await
+        .map_err(|e| format!("prepare the container: {e}"))?;
+    let rootfs = match rootfs {
+        Ok(r) => r,
+        Err(e) => {
+            cleanup(None, &dirs);
+            return Err(e);
+        }
+    };
+    let launch = Launch {
+        bundle: dirs.run.join("bundle"),
+        id: container_id(env),
+        state_root: dirs.run.join("state"),
+        private_network: !info.network_infos.is_empty(),
+    };
+    super::runner::enter_pid_namespace();
+    match spawn_init(&launch, task) {
+        Ok(child) => Ok((child, rootfs, dirs)),
+        Err(e) => {
+            cleanup(Some(&rootfs), &dirs);
+            Err(e)
+        }
+    }
+}
+
+/// `paddock init -- ARGV` in container mode. The argv is only for `ps` on
+/// the host: the container runs what its spec says.
+fn spawn_init(launch: &Launch, task: &TaskInfo) -> Result<tokio::process::Child, String> {
+    let me = std::env::current_exe().map_err(|e| format!("cannot find the paddock binary: {e}"))?;
+    let mut cmd = tokio::process::Command::new(me);
+    cmd.arg("init")
+        .arg("--")
+        .arg(format!("container:{}", task.task_id.value));
+    cmd.env_clear();
+    for key in ["PATH", "RUST_LOG", "LANG", "TZ"] {
+        if let Some(v) = std::env::var_os(key) {
+            cmd.env(key, v);
+        }
+    }
+    for (k, v) in launch.to_env() {
+        cmd.env(k, v);
+    }
+    if let Some(parent) = launch.bundle.parent() {
+        cmd.current_dir(parent);
+    }
+    cmd.stdin(std::process::Stdio::null());
+    cmd.spawn()
+        .map_err(|e| format!("cannot start the container's init: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cgroup_is_the_memory_one_on_v1_and_the_unified_one_on_v2() {
+        let v1 = "12:pids:/p/c1\n4:memory:/p/c1\n1:name=systemd:/\n0::/\n";
+        assert_eq!(own_cgroup(v1), Some(PathBuf::from("/p/c1")));
+        let v2 = "0::/p/c2\n";
+        assert_eq!(own_cgroup(v2), Some(PathBuf::from("/p/c2")));
+        assert_eq!(own_cgroup("garbage"), None);
+    }
+
+    #[test]
+    fn volumes_become_binds_and_bad_ones_are_named() {
+        let env = ExecutorEnv {
+            agent_endpoint: "x".into(),
+            framework_id: paddock_proto::mesos::FrameworkId::new("f"),
+            executor_id: paddock_proto::mesos::ExecutorId::new("e"),
+            sandbox: "/sb".into(),
+            hostname: "h".into(),
+            container_id: Some("c".into()),
+            cgroup_root: None,
+        };
+        let info: ContainerInfo = serde_json::from_value(serde_json::json!({
+            "type": "MESOS",
+            "volumes": [{"container_path": "data", "host_path": "/srv/d", "mode": "RO"},
+                        {"container_path": "/etc/x", "host_path": "/etc/y"}]
+        }))
+        .unwrap();
+        let b = binds(&env, &info).unwrap();
+        assert_eq!(b[0].destination, plan::SANDBOX_IN_CONTAINER);
+        assert_eq!(b[1].destination, "/mnt/mesos/sandbox/data");
+        assert!(b[1].readonly);
+        assert_eq!(b[2].destination, "/etc/x");
+        let bad: ContainerInfo = serde_json::from_value(serde_json::json!({
+            "type": "MESOS",
+            "volumes": [{"container_path": "d", "host_path": "rel"}]
+        }))
+        .unwrap();
+        let err = binds(&env, &bad).unwrap_err();
+        assert!(err.contains("volumes[0].host_path"), "{err}");
+    }
+}

@@ -1,0 +1,106 @@
+//! The executor's handle on the agent's image store (`<work_dir>/images`):
+//! the image a task names, pulled on first use and cached after (`cached:
+//! false` pulls again).
+//!
+//! Every image task's executor opens the store itself. Opening a store
+//! clears its staging area, so executors take an exclusive lock on
+//! `<root>/.executor.lock` around open, lookup and pull: two executors never
+//! stage at once, and the second one to want an image finds it cached.
+
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg};
+use paddock_images::{Image, ImageStore};
+
+/// Where the agent's work dir is, from a sandbox laid out as Mesos's
+/// `<work_dir>/slaves/<agent>/frameworks/<fw>/executors/<ex>/runs/<container>`.
+pub fn work_dir_of(sandbox: &Path) -> Option<PathBuf> {
+    let parts: Vec<&Path> = sandbox.ancestors().take(9).collect();
+    let name = |i: usize| parts.get(i).and_then(|p| p.file_name());
+    let layout_ok = name(1).is_some_and(|n| n == "runs")
+        && name(3).is_some_and(|n| n == "executors")
+        && name(5).is_some_and(|n| n == "frameworks")
+        && name(7).is_some_and(|n| n == "slaves");
+    layout_ok
+        .then(|| parts.get(8).map(|p| p.to_path_buf()))
+        .flatten()
+}
+
+fn lock(root: &Path) -> Result<Flock<std::fs::File>, String> {
+    std::fs::create_dir_all(root)
+        .map_err(|e| format!("cannot create the image store {}: {e}", root.display()))?;
+    let path = root.join(".executor.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    Flock::lock(file, FlockArg::LockExclusive)
+        .map_err(|(_, e)| format!("cannot lock {}: {e}", path.display()))
+}
+
+/// The store and the image `reference`, pulled if it is missing or
+/// `cached` is false. Errors carry the store's own message.
+pub async fn provision(
+    root: &Path,
+    reference: &str,
+    cached: bool,
+) -> Result<(ImageStore, Image), String> {
+    let r = root.to_path_buf();
+    let guard = tokio::task::spawn_blocking(move || lock(&r))
+        .await
+        .map_err(|e| format!("image store lock: {e}"))??;
+    let r = root.to_path_buf();
+    let store = tokio::task::spawn_blocking(move || ImageStore::open(&r))
+        .await
+        .map_err(|e| format!("image store: {e}"))?
+        .map_err(|e| format!("cannot open the image store {}: {e}", root.display()))?;
+    let found = if cached {
+        let (s, name) = (store.clone(), reference.to_string());
+        tokio::task::spawn_blocking(move || s.image(&name))
+            .await
+            .map_err(|e| format!("image store: {e}"))?
+            .ok()
+    } else {
+        None
+    };
+    let image = match found {
+        Some(i) => i,
+        None => {
+            tracing::info!(image = reference, cached, "pulling");
+            store
+                .pull(reference, None)
+                .await
+                .map_err(|e| format!("cannot pull image {reference}: {e}"))?
+        }
+    };
+    drop(guard);
+    Ok((store, image))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_work_dir_comes_from_the_mesos_sandbox_layout() {
+        let sb = Path::new("/var/lib/p/slaves/a1/frameworks/f1/executors/e1/runs/c1");
+        assert_eq!(work_dir_of(sb), Some(PathBuf::from("/var/lib/p")));
+        assert_eq!(work_dir_of(Path::new("/tmp/sandbox")), None);
+        assert_eq!(
+            work_dir_of(Path::new("/x/slaves/a/frameworks/f/executors/e/other/c")),
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn a_missing_image_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        // Nothing listens on port 1: the pull fails at once.
+        let err = provision(dir.path(), "127.0.0.1:1/nosuch:1", true)
+            .await
+            .unwrap_err();
+        assert!(err.contains("127.0.0.1:1/nosuch:1"), "{err}");
+    }
+}

@@ -1,0 +1,251 @@
+//! `paddock init` as the supervisor of an OCI container: it creates the
+//! private network namespace when asked, has libcontainer create and start
+//! the container from the bundle, forwards termination signals to the
+//! container's init, reaps, and returns the container's exit status.
+//!
+//! It runs in init because init is single-threaded: libcontainer forks
+//! with raw clone calls, which are only safe in a process without threads.
+//! The container stays in the task's cgroup (the spec's `cgroupsPath` is
+//! the cgroup the executor runs in), so the agent's limits, statistics and
+//! OOM detection see it. `delete` is not used: it would remove that cgroup.
+
+use std::path::{Path, PathBuf};
+
+use libcontainer::container::builder::ContainerBuilder;
+use libcontainer::syscall::syscall::SyscallType;
+use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+/// The bundle directory (with `config.json`).
+pub const BUNDLE_ENV: &str = "PADDOCK_OCI_BUNDLE";
+/// The container id (letters, digits, `-`, `_`, `.`).
+pub const ID_ENV: &str = "PADDOCK_OCI_ID";
+/// libcontainer's state directory.
+pub const STATE_ENV: &str = "PADDOCK_OCI_STATE";
+/// `private` for a network namespace of the container's own.
+pub const NETWORK_ENV: &str = "PADDOCK_OCI_NETWORK";
+
+/// The cgroup controllers the agent manages itself (never removed here).
+const AGENT_CONTROLLERS: [&str; 5] = ["cpu", "cpuacct", "memory", "pids", "freezer"];
+
+const FORWARDED: [Signal; 6] = [
+    Signal::SIGTERM,
+    Signal::SIGINT,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+];
+
+/// What init needs to run a container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Launch {
+    pub bundle: PathBuf,
+    pub id: String,
+    pub state_root: PathBuf,
+    pub private_network: bool,
+}
+
+impl Launch {
+    /// The launch described by init's environment, if any.
+    pub fn from_env() -> Option<Result<Launch, String>> {
+        let bundle = std::env::var_os(BUNDLE_ENV)?;
+        let get = |k: &str| {
+            std::env::var(k)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| format!("{k} is not set"))
+        };
+        Some((|| {
+            Ok(Launch {
+                bundle: PathBuf::from(bundle),
+                id: get(ID_ENV)?,
+                state_root: PathBuf::from(get(STATE_ENV)?),
+                private_network: std::env::var(NETWORK_ENV).is_ok_and(|v| v == "private"),
+            })
+        })())
+    }
+
+    /// The environment that [`from_env`](Self::from_env) reads.
+    pub fn to_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (BUNDLE_ENV, self.bundle.display().to_string()),
+            (ID_ENV, self.id.clone()),
+            (STATE_ENV, self.state_root.display().to_string()),
+            (
+                NETWORK_ENV,
+                if self.private_network {
+                    "private"
+                } else {
+                    "host"
+                }
+                .into(),
+            ),
+        ]
+    }
+}
+
+/// A new network namespace for the caller, with loopback up.
+pub fn private_network() -> Result<(), String> {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
+        .map_err(|e| format!("unshare(CLONE_NEWNET): {e}"))?;
+    loopback_up()
+}
+
+fn loopback_up() -> Result<(), String> {
+    // SAFETY: a plain socket used only for the interface ioctls below.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(format!(
+            "socket for loopback: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    // SAFETY: ifreq is plain data; zeroed is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (i, b) in b"lo".iter().enumerate() {
+        req.ifr_name[i] = *b as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS/SIOCSIFFLAGS read and write `req`, which is a
+    // valid ifreq for the duration of the calls.
+    let res = unsafe {
+        if libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req) < 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+            if libc::ioctl(fd, libc::SIOCSIFFLAGS, &req) < 0 {
+                Err(std::io::Error::last_os_error())
+            } else {
+                Ok(())
+            }
+        }
+    };
+    // SAFETY: fd is ours.
+    unsafe { libc::close(fd) };
+    res.map_err(|e| format!("bring loopback up: {e}"))
+}
+
+/// Creates and starts the container; its pid.
+fn start(launch: &Launch) -> Result<Pid, String> {
+    let mut container = ContainerBuilder::new(launch.id.clone(), SyscallType::default())
+        .with_root_path(&launch.state_root)
+        .map_err(|e| format!("container state dir {}: {e}", launch.state_root.display()))?
+        .as_init(&launch.bundle)
+        .with_systemd(false)
+        .with_detach(true)
+        .build()
+        .map_err(|e| format!("cannot create the container: {e}"))?;
+    container
+        .start()
+        .map_err(|e| format!("cannot start the container: {e}"))?;
+    container
+        .pid()
+        .map(|p| Pid::from_raw(p.as_raw()))
+        .ok_or_else(|| "the container started without a pid".to_string())
+}
+
+/// Runs the launch to its end; the exit code for init to exit with.
+pub fn run(launch: &Launch) -> i32 {
+    if launch.private_network {
+        if let Err(e) = private_network() {
+            eprintln!("paddock init: {e}");
+            return 125;
+        }
+    }
+    let cgroup = cgroups_path(&launch.bundle);
+    let pid = match start(launch) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("paddock init: {e}");
+            cleanup(launch, cgroup.as_deref());
+            return 125;
+        }
+    };
+    let code = supervise(pid);
+    cleanup(launch, cgroup.as_deref());
+    code
+}
+
+/// Forwards signals to the container's init and reaps until it exits.
+fn supervise(pid: Pid) -> i32 {
+    let all = SigSet::all();
+    if let Err(e) = nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&all), None) {
+        eprintln!("paddock init: cannot block signals: {e}");
+    }
+    loop {
+        // The container may have exited before the signals were blocked.
+        loop {
+            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(p, code)) if p == pid => return code,
+                Ok(WaitStatus::Signaled(p, s, _)) if p == pid => return 128 + s as i32,
+                Ok(WaitStatus::StillAlive) => break,
+                // ECHILD: nothing left to wait for (it was reaped or never ours).
+                Err(nix::errno::Errno::ECHILD) => return 255,
+                Err(_) => break,
+                Ok(_) => continue,
+            }
+        }
+        let sig = match all.wait() {
+            Ok(s) => s,
+            Err(_) => continue,
+        };
+        if FORWARDED.contains(&sig) {
+            let _ = kill(pid, sig);
+        }
+    }
+}
+
+/// The spec's cgroupsPath, read back from the bundle.
+fn cgroups_path(bundle: &Path) -> Option<PathBuf> {
+    let spec = oci_spec::runtime::Spec::load(bundle.join("config.json")).ok()?;
+    spec.linux().as_ref()?.cgroups_path().clone()
+}
+
+/// Removes libcontainer's state and the cgroup directories it created in
+/// v1 hierarchies the agent does not manage (devices, blkio, cpuset, …).
+fn cleanup(launch: &Launch, cgroup: Option<&Path>) {
+    let _ = std::fs::remove_dir_all(launch.state_root.join(&launch.id));
+    let Some(rel) = cgroup.and_then(|p| p.strip_prefix("/").ok()) else {
+        return;
+    };
+    if rel.as_os_str().is_empty() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") else {
+        return;
+    };
+    if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        return; // v2: one tree, the agent's.
+    }
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        let is_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false);
+        let agent_owned = name.split(',').any(|c| AGENT_CONTROLLERS.contains(&c));
+        if !is_dir || agent_owned || name == "unified" || name == "systemd" {
+            continue;
+        }
+        let dir = e.path().join(rel);
+        if dir.is_dir() {
+            let _ = std::fs::remove_dir(&dir);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_launch_round_trips_through_the_environment() {
+        let l = Launch {
+            bundle: "/b".into(),
+            id: "c-1".into(),
+            state_root: "/s".into(),
+            private_network: true,
+        };
+        let env = l.to_env();
+        assert!(env.contains(&(NETWORK_ENV, "private".to_string())));
+        assert!(env.contains(&(BUNDLE_ENV, "/b".to_string())));
+    }
+}
