@@ -75,6 +75,8 @@ pub struct MasterArgs {
     pub hostname: Option<String>,
     #[command(flatten)]
     pub flags: MasterFlags,
+    #[command(flatten)]
+    pub builtins: crate::frameworks::BuiltinFlags,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -134,6 +136,8 @@ pub struct DevArgs {
     pub master: MasterFlags,
     #[command(flatten)]
     pub agent: AgentFlags,
+    #[command(flatten)]
+    pub builtins: crate::frameworks::BuiltinFlags,
 }
 
 fn init_logging() {
@@ -187,15 +191,65 @@ pub fn run_master(args: MasterArgs) -> i32 {
             let server = paddock_master::MasterServer::bind(paddock_master::MasterOptions {
                 bind: args.bind,
                 port: args.port,
-                data_dir: args.data_dir,
-                hostname: args.hostname,
+                data_dir: args.data_dir.clone(),
+                hostname: args.hostname.clone(),
                 config: args.flags.config(),
             })
             .await?;
-            server.serve(shutdown_signal()).await?;
-            Ok(())
+            let builtins = crate::frameworks::start(
+                &args.builtins,
+                crate::frameworks::Placement {
+                    master: crate::frameworks::local_master(server.local_addr()),
+                    bind: args.bind,
+                    hostname: args.hostname.clone(),
+                    data_dir: &args.data_dir,
+                },
+            );
+            serve_master_with(server, builtins).await
         })
     }))
+}
+
+/// Serves a master beside its built-in frameworks until SIGTERM/SIGINT or
+/// until a framework fails; the frameworks stop first, then the master.
+async fn serve_master_with(
+    server: paddock_master::MasterServer,
+    mut builtins: crate::frameworks::Running,
+) -> Result<()> {
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let master = tokio::spawn(server.serve(async move {
+        let _ = stop_rx.wait_for(|s| *s).await;
+    }));
+    let failed = tokio::select! {
+        _ = shutdown_signal() => None,
+        (name, r) = builtins.any_stopped() => Some(match r {
+            Ok(()) => anyhow::anyhow!("{name} stopped unexpectedly"),
+            Err(e) => e,
+        }),
+    };
+    let stopped = builtins.stop().await;
+    let _ = stop_tx.send(true);
+    master.await.context("master task")??;
+    match failed {
+        Some(e) => Err(e),
+        None => stopped,
+    }
+}
+
+pub fn run_marathon(args: crate::frameworks::StandaloneArgs) -> i32 {
+    init_logging();
+    exit_code(
+        runtime()
+            .and_then(|rt| rt.block_on(crate::frameworks::run_marathon(args, shutdown_signal()))),
+    )
+}
+
+pub fn run_chronos(args: crate::frameworks::StandaloneArgs) -> i32 {
+    init_logging();
+    exit_code(
+        runtime()
+            .and_then(|rt| rt.block_on(crate::frameworks::run_chronos(args, shutdown_signal()))),
+    )
 }
 
 fn agent_config(
@@ -316,24 +370,50 @@ pub fn run_dev(args: DevArgs) -> i32 {
             let mut agent = tokio::spawn(paddock_agent::run(config, async move {
                 let _ = agent_stop.changed().await;
             }));
+            let mut builtins = crate::frameworks::start(
+                &args.builtins,
+                crate::frameworks::Placement {
+                    master: master_addr.to_string(),
+                    bind: args.bind,
+                    hostname: Some(args.bind.to_string()),
+                    data_dir: &data_dir,
+                },
+            );
             let master = tokio::spawn(server.serve(async move {
                 let _ = master_stop.changed().await;
             }));
+            let port_of = |on: bool, port: u16| {
+                if on && port != 0 {
+                    format!("http://{}:{port}", args.bind)
+                } else {
+                    "off".to_string()
+                }
+            };
             eprintln!(
-                "paddock dev: master http://{master_addr}  agent http://{}:{}  data {}",
+                "paddock dev: master http://{master_addr}  agent http://{}:{}  marathon {}  chronos {}  data {}",
                 args.bind,
                 args.agent_port,
+                port_of(!args.builtins.no_marathon, args.builtins.marathon_port),
+                port_of(!args.builtins.no_chronos, args.builtins.chronos_port),
                 data_dir.display()
             );
-            tokio::select! {
-                _ = shutdown_signal() => {}
+            let failed = tokio::select! {
+                _ = shutdown_signal() => None,
                 r = &mut agent => { r.context("agent task")??; anyhow::bail!("the agent stopped unexpectedly"); }
-            }
+                (name, r) = builtins.any_stopped() => Some(match r {
+                    Ok(()) => anyhow::anyhow!("{name} stopped unexpectedly"),
+                    Err(e) => e,
+                }),
+            };
+            let stopped = builtins.stop().await;
             let _ = agent_stop_tx.send(true);
             agent.await.context("agent task")??;
             let _ = master_stop_tx.send(true);
             master.await.context("master task")??;
-            Ok(())
+            match failed {
+                Some(e) => Err(e),
+                None => stopped,
+            }
         })
     })();
     exit_code(result)

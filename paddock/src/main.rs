@@ -3,6 +3,7 @@
 
 mod cli;
 mod daemons;
+mod frameworks;
 
 use clap::{Parser, Subcommand};
 
@@ -19,12 +20,16 @@ struct Args {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a master (Mesos-compatible, :5050).
+    /// Run a master (Mesos-compatible, :5050) with Marathon (:8080) and Chronos (:4400).
     Master(daemons::MasterArgs),
     /// Run an agent (:5051) that registers with a master.
     Agent(daemons::AgentArgs),
-    /// Run a master and one agent in one process on 127.0.0.1.
+    /// Run a master, one agent, Marathon and Chronos in one process on 127.0.0.1.
     Dev(daemons::DevArgs),
+    /// Run the Marathon-compatible app scheduler (:8080) against a master.
+    Marathon(frameworks::StandaloneArgs),
+    /// Run the Chronos-compatible job scheduler (:4400) against a master.
+    Chronos(frameworks::StandaloneArgs),
     /// The per-task command executor (started by the agent).
     #[command(hide = true)]
     Executor,
@@ -71,6 +76,8 @@ fn main() {
         Command::Master(a) => daemons::run_master(a),
         Command::Agent(a) => daemons::run_agent(a),
         Command::Dev(a) => daemons::run_dev(a),
+        Command::Marathon(a) => daemons::run_marathon(a),
+        Command::Chronos(a) => daemons::run_chronos(a),
         Command::Cli(c) => cli::run(c),
     };
     std::process::exit(code);

@@ -173,6 +173,14 @@ impl Cluster {
             "--data-dir".into(),
             dir.path().join("master").display().to_string(),
         ];
+        // The built-in frameworks would all want :8080 and :4400; tests
+        // that need them pass their own free ports.
+        if !master_args.iter().any(|a| *a == "--marathon-port") {
+            args.extend(["--marathon-port".into(), "0".into()]);
+        }
+        if !master_args.iter().any(|a| *a == "--chronos-port") {
+            args.extend(["--chronos-port".into(), "0".into()]);
+        }
         args.extend(master_args.iter().map(|s| s.to_string()));
         let master = spawn("master", &args, &dir.path().join("master.log"));
         wait_master_health(port);

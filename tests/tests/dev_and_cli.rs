@@ -40,6 +40,10 @@ fn dev() -> Dev {
         &cgroup_root,
         "--resources",
         "cpus:2;mem:1024;disk:1000;ports:[31000-31009]",
+        "--marathon-port",
+        "0",
+        "--chronos-port",
+        "0",
     ]
     .iter()
     .map(|s| s.to_string())

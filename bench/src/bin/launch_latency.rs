@@ -68,6 +68,10 @@ fn main() {
         &cgroup_root,
         "--resources",
         "cpus:64;mem:65536;disk:10000;ports:[31000-32000]",
+        "--marathon-port",
+        "0",
+        "--chronos-port",
+        "0",
     ]
     .iter()
     .map(|s| s.to_string())

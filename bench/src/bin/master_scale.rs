@@ -134,6 +134,10 @@ fn main() {
         "60s",
         "--offer-timeout",
         "0s",
+        "--marathon-port",
+        "0",
+        "--chronos-port",
+        "0",
     ]
     .iter()
     .map(|s| s.to_string())
