@@ -371,3 +371,146 @@ fn apps_run_heal_explain_and_survive_a_restart() {
             .then_some(())
     });
 }
+
+#[test]
+fn crashes_back_off_restarts_roll_and_deployments_roll_back() {
+    let cluster = Cluster::master(&[]);
+    let cgroup_root = format!(
+        "paddock-mtest2-{}-{}",
+        std::process::id(),
+        cluster.master_port
+    );
+    struct Cleanup(String);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            kill_cgroup_tree(&self.0);
+        }
+    }
+    let _cleanup = Cleanup(cgroup_root.clone());
+    let _agent = start_agent(&cluster, &cgroup_root);
+    let m = Marathon::start(
+        cluster.master_port,
+        free_port(),
+        &cluster.dir.path().join("marathon"),
+    );
+
+    // A crashing app: lastTaskFailure, a launch delay in the queue, and a reset.
+    let (status, _) = m.send(
+        reqwest::Method::POST,
+        "/v2/apps",
+        Some(
+            json!({"id": "/crash", "cmd": "exit 1", "instances": 1, "cpus": 0.1, "mem": 16,
+                    "backoffSeconds": 5, "backoffFactor": 2, "maxLaunchDelaySeconds": 60}),
+        ),
+    );
+    assert_eq!(status, 201);
+    let failure = wait_for("the crash to be recorded", Duration::from_secs(60), || {
+        let f = app_state(&m, "/crash")["lastTaskFailure"].clone();
+        (f["state"] == "TASK_FAILED").then_some(f)
+    });
+    assert!(failure["taskId"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("crash.")));
+    let delayed = wait_for(
+        "the queue to show the delay",
+        Duration::from_secs(30),
+        || {
+            let q = m.get("/v2/queue");
+            q["queue"]
+                .as_array()?
+                .iter()
+                .find(|i| i["app"]["id"] == "/crash")
+                .cloned()
+        },
+    );
+    assert_eq!(delayed["count"], 1);
+    assert!(delayed["delay"]["timeLeftSeconds"].as_i64().is_some());
+    let (status, _) = m.send(reqwest::Method::DELETE, "/v2/queue/crash/delay", None);
+    assert_eq!(status, 204);
+    let (status, _) = m.send(reqwest::Method::DELETE, "/v2/apps/crash", None);
+    assert_eq!(status, 200);
+
+    // A rolling restart keeps at least ceil(2 × 0.5) = 1 healthy task throughout.
+    let (status, _) = m.send(
+        reqwest::Method::POST,
+        "/v2/apps",
+        Some(json!({
+            "id": "/web", "cmd": "exec python3 -m http.server $PORT0", "instances": 2,
+            "cpus": 0.1, "mem": 64,
+            "upgradeStrategy": {"minimumHealthCapacity": 0.5, "maximumOverCapacity": 0},
+            "healthChecks": [{"protocol": "HTTP", "path": "/", "gracePeriodSeconds": 60,
+                              "intervalSeconds": 1, "timeoutSeconds": 1, "maxConsecutiveFailures": 3}]
+        })),
+    );
+    assert_eq!(status, 201);
+    let before = task_ids(&wait_running(&m, "/web", 2, true));
+    let (status, body) = m.send(reqwest::Method::POST, "/v2/apps/web/restart", None);
+    assert_eq!(status, 200, "{body}");
+    let after = wait_for("the restart to finish", Duration::from_secs(60), || {
+        let app = app_state(&m, "/web");
+        assert!(
+            app["tasksHealthy"].as_u64().unwrap_or(0) >= 1,
+            "healthy capacity dropped below the minimum: {app}"
+        );
+        let ids = task_ids(&app);
+        let done = app["deployments"].as_array().is_some_and(|d| d.is_empty())
+            && app["tasksHealthy"] == 2
+            && ids.len() == 2
+            && ids.iter().all(|t| !before.contains(t));
+        done.then_some(ids)
+    });
+    assert_eq!(after.len(), 2);
+
+    // A deployment that cannot finish is rolled back; a forced cancel just stops.
+    let (status, body) = m.send(
+        reqwest::Method::PUT,
+        "/v2/apps/web",
+        Some(json!({"instances": 50})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let id = wait_for("the scale deployment", Duration::from_secs(10), || {
+        let d = m.get("/v2/deployments");
+        d.as_array()?.first()?["id"].as_str().map(str::to_string)
+    });
+    let (status, body) = m.send(
+        reqwest::Method::DELETE,
+        &format!("/v2/deployments/{id}"),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body["deploymentId"].as_str().is_some_and(|r| r != id));
+    wait_for("the rollback to finish", Duration::from_secs(60), || {
+        let app = app_state(&m, "/web");
+        let settled = app["deployments"].as_array().is_some_and(|d| d.is_empty());
+        (settled && app["instances"] == 2 && app["tasksRunning"] == 2).then_some(())
+    });
+    let (status, _) = m.send(
+        reqwest::Method::PUT,
+        "/v2/apps/web",
+        Some(json!({"instances": 50})),
+    );
+    assert_eq!(status, 200);
+    let id = wait_for(
+        "the second scale deployment",
+        Duration::from_secs(10),
+        || {
+            let d = m.get("/v2/deployments");
+            d.as_array()?.first()?["id"].as_str().map(str::to_string)
+        },
+    );
+    let (status, _) = m.send(
+        reqwest::Method::DELETE,
+        &format!("/v2/deployments/{id}?force=true"),
+        None,
+    );
+    assert_eq!(status, 202);
+    assert!(m
+        .get("/v2/deployments")
+        .as_array()
+        .is_some_and(|d| d.is_empty()));
+    assert_eq!(
+        app_state(&m, "/web")["instances"],
+        50,
+        "force keeps the target"
+    );
+}
