@@ -9,6 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+bash scripts/start-services.sh
 
 venv="${PADDOCK_VENV:-/opt/paddock-venv}"
 export PADDOCK_VENV="$venv"
