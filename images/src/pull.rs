@@ -64,7 +64,12 @@ impl ImageStore {
         // oci-client can panic on some malformed registry answers (a token
         // that is not a valid header value); a panic must not take the agent
         // down, so the network part runs in its own task.
-        let task = tokio::spawn(async move { store.pull_inner(r, auth).await });
+        // The task owns the gc guard: if the caller drops this future, the
+        // pull still finishes (or cleans up) before gc may run.
+        let task = tokio::spawn(async move {
+            let _guard = guard;
+            store.pull_inner(r, auth).await
+        });
         let res = match task.await {
             Ok(res) => res,
             Err(e) => Err(ImageError::Registry {
@@ -72,7 +77,6 @@ impl ImageStore {
                 reason: format!("the registry client failed on a malformed answer: {e}"),
             }),
         };
-        drop(guard);
         res
     }
 

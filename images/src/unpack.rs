@@ -88,11 +88,50 @@ pub fn decompress<'a, R: Read + 'a>(r: R) -> io::Result<Box<dyn Read + 'a>> {
     Ok(match sniff_compression(head) {
         Compression::None => Box::new(br),
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(br)),
-        Compression::Zstd => Box::new(
-            ruzstd::decoding::StreamingDecoder::new(br)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("zstd: {e}")))?,
-        ),
+        Compression::Zstd => Box::new(MultiFrameZstd::new(br)?),
     })
+}
+
+type ZstdDecoder<R> = ruzstd::decoding::StreamingDecoder<R, ruzstd::decoding::FrameDecoder>;
+
+/// zstd with any number of concatenated frames (one per frame is what
+/// ruzstd's decoder reads).
+struct MultiFrameZstd<R: BufRead> {
+    dec: Option<ZstdDecoder<R>>,
+}
+
+fn zstd_err(e: impl std::fmt::Display) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, format!("zstd: {e}"))
+}
+
+impl<R: BufRead> MultiFrameZstd<R> {
+    fn new(r: R) -> io::Result<Self> {
+        Ok(MultiFrameZstd {
+            dec: Some(ZstdDecoder::new(r).map_err(zstd_err)?),
+        })
+    }
+}
+
+impl<R: BufRead> Read for MultiFrameZstd<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let Some(dec) = self.dec.as_mut() else {
+                return Ok(0);
+            };
+            let n = dec.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            let Some(dec) = self.dec.take() else {
+                return Ok(0);
+            };
+            let mut inner = dec.into_inner();
+            if inner.fill_buf()?.is_empty() {
+                return Ok(0);
+            }
+            self.dec = Some(ZstdDecoder::new(inner).map_err(zstd_err)?);
+        }
+    }
 }
 
 struct Ctx<'a> {

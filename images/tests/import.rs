@@ -369,3 +369,24 @@ fn zstd_and_uncompressed_layers_import() {
         2
     );
 }
+
+#[test]
+fn multi_frame_zstd_layers_decode_fully() {
+    use std::io::Read;
+    let tar = layer_tar(&[
+        Entry::file("a", "first frame"),
+        Entry::file("b", "second frame"),
+    ]);
+    let (one, two) = tar.split_at(512 * 2);
+    let mut z = ruzstd::encoding::compress_to_vec(one, ruzstd::encoding::CompressionLevel::Fastest);
+    z.extend(ruzstd::encoding::compress_to_vec(
+        two,
+        ruzstd::encoding::CompressionLevel::Fastest,
+    ));
+    let mut out = Vec::new();
+    paddock_images::unpack::decompress(&z[..])
+        .unwrap()
+        .read_to_end(&mut out)
+        .unwrap();
+    assert_eq!(out, tar);
+}
