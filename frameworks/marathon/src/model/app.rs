@@ -502,26 +502,35 @@ impl AppDefinition {
         }
     }
 
+    /// Equality of everything but `instances` (when `ignore_instances`) and the versions,
+    /// without cloning when the versions already agree (the common case in a big tree).
+    fn config_eq(&self, other: &AppDefinition, ignore_instances: bool) -> bool {
+        let versions_agree =
+            self.version == other.version && self.version_info == other.version_info;
+        let instances_agree = !ignore_instances || self.instances == other.instances;
+        if versions_agree && instances_agree {
+            return self == other;
+        }
+        let mut a = self.config_only();
+        if ignore_instances {
+            a.instances = other.instances;
+        }
+        a == other.config_only()
+    }
+
     /// True if `self` and `other` differ only in `instances` (and versions).
     pub fn is_only_scale_change(&self, other: &AppDefinition) -> bool {
-        self.instances != other.instances
-            && AppDefinition {
-                instances: other.instances,
-                ..self.config_only()
-            } == other.config_only()
+        self.instances != other.instances && self.config_eq(other, true)
     }
 
     /// True if the configurations (everything but versions) are equal.
     pub fn same_config(&self, other: &AppDefinition) -> bool {
-        self.config_only() == other.config_only()
+        self.config_eq(other, false)
     }
 
     /// True if going from `self` to `other` needs new tasks (anything but instances changed).
     pub fn needs_restart(&self, other: &AppDefinition) -> bool {
-        AppDefinition {
-            instances: other.instances,
-            ..self.config_only()
-        } != other.config_only()
+        !self.config_eq(other, true)
     }
 
     /// Sets `version`/`versionInfo` for this definition as the successor of `previous` at `now`:

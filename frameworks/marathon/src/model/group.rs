@@ -44,11 +44,23 @@ impl Group {
             return None;
         }
         let mut g = self;
-        for i in self.id.segments().len()..id.segments().len() {
-            let next = PathId::root().child_path(&id.segments()[..=i]);
-            g = g.groups.get(&next)?;
+        for level in self.id.segments().len()..id.segments().len() {
+            g = g.child_at(level, &id.segments()[level])?;
         }
         Some(g)
+    }
+
+    /// The direct sub-group whose segment at `level` is `name` (no allocation).
+    fn child_at(&self, level: usize, name: &str) -> Option<&Group> {
+        self.groups
+            .values()
+            .find(|c| c.id.segments().get(level).is_some_and(|s| s == name))
+    }
+
+    fn child_at_mut(&mut self, level: usize, name: &str) -> Option<&mut Group> {
+        self.groups
+            .values_mut()
+            .find(|c| c.id.segments().get(level).is_some_and(|s| s == name))
     }
 
     fn group_mut_or_create(&mut self, id: &PathId, version: Timestamp) -> &mut Group {
@@ -86,9 +98,8 @@ impl Group {
             return None;
         }
         let mut g = self;
-        for i in g.id.segments().len()..id.segments().len() {
-            let next = PathId::root().child_path(&id.segments()[..=i]);
-            g = g.groups.get_mut(&next)?;
+        for level in g.id.segments().len()..id.segments().len() {
+            g = g.child_at_mut(level, &id.segments()[level])?;
         }
         Some(g)
     }
@@ -172,8 +183,16 @@ impl Group {
         }
         match previous.group(&self.id) {
             Some(p) => {
-                changed |= p.apps != self.apps
+                // After stamping, an app keeps its previous version iff it did not change.
+                changed |= p.apps.len() != self.apps.len()
+                    || p.apps
+                        .iter()
+                        .zip(self.apps.iter())
+                        .any(|((ka, a), (kb, b))| {
+                            ka != kb || a.version != b.version || a.version_info != b.version_info
+                        })
                     || p.dependencies != self.dependencies
+                    || p.enforce_role != self.enforce_role
                     || p.groups.keys().ne(self.groups.keys());
                 self.version = if changed { now } else { p.version };
             }
@@ -243,6 +262,17 @@ impl Group {
 
     /// Ids of apps (and groups) that take part in a dependency cycle, if any.
     pub fn dependency_cycle(&self) -> Option<Vec<PathId>> {
+        let any = self
+            .transitive_apps()
+            .iter()
+            .any(|a| !a.dependencies.is_empty())
+            || self
+                .transitive_groups()
+                .iter()
+                .any(|g| !g.dependencies.is_empty());
+        if !any {
+            return None;
+        }
         let mut edges: BTreeMap<PathId, Vec<PathId>> = BTreeMap::new();
         for app in self.transitive_apps() {
             edges

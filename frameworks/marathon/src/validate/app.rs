@@ -508,7 +508,7 @@ pub fn validate_root(root: &Group) -> Vec<Violation> {
             }
         }
         for id in g.apps.keys() {
-            if id.parent() != g.id {
+            if !(id.is_child_of(&g.id) && id.segments().len() == g.id.segments().len() + 1) {
                 out.push(Violation::new(
                     "/apps",
                     format!("Identifier is not child of '{}'", g.id),

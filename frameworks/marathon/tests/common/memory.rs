@@ -1,6 +1,7 @@
 //! A small in-memory [`MarathonBackend`] for the API tests: every deployment finishes at once
 //! (tasks appear TASK_RUNNING immediately), except for apps labelled `hold=true`, whose
-//! deployments stay until cancelled, so that locks and rollbacks can be tested.
+//! deployments stay until cancelled, so that locks and rollbacks can be tested. Apps created
+//! with the label `queued=true` sit in the launch queue with a backoff delay.
 
 use paddock_marathon::api::{BackendError, DeployRequest, MarathonBackend};
 use paddock_marathon::model::{
@@ -248,6 +249,11 @@ impl MarathonBackend for MemoryBackend {
             steps,
         };
         Self::converge(&mut m, &old, &target, &req, now);
+        for app in target.transitive_apps() {
+            if app.labels.get("queued").is_some_and(|v| v == "true") && old.app(&app.id).is_none() {
+                m.delayed.insert(app.id.clone());
+            }
+        }
         let hold = affected
             .iter()
             .any(|a| target.app(a).or(old.app(a)).is_some_and(held));
