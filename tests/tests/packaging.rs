@@ -896,6 +896,7 @@ fn deb_installs_runs_upgrades_and_purges_on_a_fresh_debian() {
     let master = format!("127.0.0.1:{}", ports.master);
     let cgroup_root = format!("paddock-pkgtest-{}-{}", std::process::id(), ports.master);
 
+    eprintln!("packaging: step 1 at {:.1?}", started.elapsed());
     // 1. Provision in a chroot, where systemd is not running: the package
     //    installs (apt-get resolves its dependencies) and the services are
     //    enabled for the next boot.
@@ -940,6 +941,7 @@ fn deb_installs_runs_upgrades_and_purges_on_a_fresh_debian() {
         );
     }
 
+    eprintln!("packaging: step 2 at {:.1?}", started.elapsed());
     // 2. Boot it: systemd starts both services.
     let c = Container::boot(
         &root,
@@ -982,6 +984,7 @@ fn deb_installs_runs_upgrades_and_purges_on_a_fresh_debian() {
         "/usr/sbin/nologin"
     );
 
+    eprintln!("packaging: step 3 at {:.1?}", started.elapsed());
     // 3. Provisioning again changes nothing and restarts nothing.
     let again = c.sh_ok(&provision_cmd(
         "/root/paddock-test/dist1",
@@ -998,6 +1001,7 @@ fn deb_installs_runs_upgrades_and_purges_on_a_fresh_debian() {
     assert_eq!(c.main_pid("paddock-master"), master_pid);
     assert_eq!(c.main_pid("paddock-agent"), agent_pid);
 
+    eprintln!("packaging: step 4 at {:.1?}", started.elapsed());
     // 4. A Mesos task runs.
     let mut sched = Scheduler::subscribe(
         &master,
@@ -1006,16 +1010,19 @@ fn deb_installs_runs_upgrades_and_purges_on_a_fresh_debian() {
     let offer = sched.next_offer(Duration::from_secs(20));
     let sleep_secs = 3000 + u32::from(ports.agent % 997);
     let argv = format!("sleep {sleep_secs}");
-    sched.launch(
-        &offer,
-        vec![command_task(
-            "pkg-sleep",
-            &offer,
-            &format!("exec {argv}"),
-            0.1,
-            32.0,
-        )],
-    );
+    // Refuse the rest of the agent for an hour and ask for no more offers:
+    // Marathon and Chronos get them instead of this framework holding them.
+    let task = command_task("pkg-sleep", &offer, &format!("exec {argv}"), 0.1, 32.0);
+    let code = sched.call(json!({
+        "type": "ACCEPT",
+        "accept": {
+            "offer_ids": [offer["id"]],
+            "operations": [{"type": "LAUNCH", "launch": {"task_infos": [task]}}],
+            "filters": {"refuse_seconds": 3600.0}
+        }
+    }));
+    assert_eq!(code, 202, "ACCEPT");
+    assert_eq!(sched.call(json!({"type": "SUPPRESS"})), 202, "SUPPRESS");
     sched.wait_state("pkg-sleep", "TASK_RUNNING", Duration::from_secs(30));
     let task_pids = wait_for("the task's process", Duration::from_secs(10), || {
         let p = c.pids_of(&argv);
@@ -1051,6 +1058,7 @@ fn deb_installs_runs_upgrades_and_purges_on_a_fresh_debian() {
         "the executor is not in the task cgroup:\n{cgroups}"
     );
 
+    eprintln!("packaging: step 5 at {:.1?}", started.elapsed());
     // 5. Stopping the agent leaves the task running (KillMode=process); the
     //    restarted agent recovers it.
     c.sh_ok("systemctl stop paddock-agent");
@@ -1107,12 +1115,14 @@ fn deb_installs_runs_upgrades_and_purges_on_a_fresh_debian() {
         "the settings change killed the task"
     );
 
+    eprintln!("packaging: step 6 at {:.1?}", started.elapsed());
     // 6. Marathon and Chronos, inside the master.
     if frameworks {
         marathon_and_chronos(&ports);
     }
     drop(sched);
 
+    eprintln!("packaging: step 7 at {:.1?}", started.elapsed());
     // 7. A master that dies is restarted (Restart=on-failure), and the agent
     //    brings its task back to it.
     let before = c.main_pid("paddock-master");
@@ -1137,6 +1147,7 @@ fn deb_installs_runs_upgrades_and_purges_on_a_fresh_debian() {
         || (task_state(&master, "pkg-sleep").as_deref() == Some("TASK_RUNNING")).then_some(()),
     );
 
+    eprintln!("packaging: step 8 at {:.1?}", started.elapsed());
     // 8. `dpkg -i` of a newer version upgrades: both services restart on the
     //    new binary, the settings stay, the task keeps running.
     let (master_pid, agent_pid) = (c.main_pid("paddock-master"), c.main_pid("paddock-agent"));
@@ -1184,6 +1195,7 @@ fn deb_installs_runs_upgrades_and_purges_on_a_fresh_debian() {
     ));
     assert!(older.contains("not downgrading"), "{older}");
 
+    eprintln!("packaging: step 9 at {:.1?}", started.elapsed());
     // 9. Purge removes everything: services, tasks, state, user, files.
     c.sh_ok("apt-get purge -y -q paddock");
     let status = c.sh_ok("dpkg-query -W -f '${db:Status-Abbrev}' paddock 2>/dev/null || true");
@@ -1227,6 +1239,11 @@ fn deb_installs_runs_upgrades_and_purges_on_a_fresh_debian() {
         "the task outlived the purge"
     );
     assert_eq!(
+        c.pids_of("sleep 3600"),
+        Vec::<i32>::new(),
+        "the Marathon app's task outlived the purge"
+    );
+    assert_eq!(
         c.sh_ok(&format!(
             "find /sys/fs/cgroup -maxdepth 3 -name '{cgroup_root}'"
         )),
@@ -1256,10 +1273,12 @@ fn marathon_and_chronos(ports: &Ports) {
         .send()
         .expect("POST /v2/apps");
     assert_eq!(r.status().as_u16(), 201, "POST /v2/apps: {:?}", r.text());
-    wait_for("the Marathon app to run", Duration::from_secs(60), || {
-        let app = get_json(&format!("{marathon}/v2/apps/pkg-smoke"))?;
-        (app["app"]["tasksRunning"] == 1).then_some(())
-    });
+    wait_json(
+        "the Marathon app to run",
+        &format!("{marathon}/v2/apps/pkg-smoke"),
+        |app| app["app"]["tasksRunning"] == 1,
+        &[format!("{marathon}/v2/deployments")],
+    );
 
     let r = http()
         .post(format!("{chronos}/v1/scheduler/iso8601"))
@@ -1276,17 +1295,34 @@ fn marathon_and_chronos(ports: &Ports) {
         r.status(),
         r.text()
     );
-    wait_for(
+    wait_json(
         "the Chronos job to succeed",
-        Duration::from_secs(90),
-        || {
-            let jobs = get_json(&format!("{chronos}/v1/scheduler/jobs"))?;
-            let job = jobs
-                .as_array()?
-                .iter()
-                .find(|j| j["name"] == "pkg-smoke-job")?
-                .clone();
-            (job["successCount"].as_i64()? >= 1).then_some(())
+        &format!("{chronos}/v1/scheduler/jobs"),
+        |jobs| {
+            jobs.as_array()
+                .and_then(|jobs| jobs.iter().find(|j| j["name"] == "pkg-smoke-job"))
+                .and_then(|job| job["successCount"].as_i64())
+                .is_some_and(|n| n >= 1)
         },
+        &[format!("{chronos}/v1/scheduler/job/pkg-smoke-job/runs")],
     );
+}
+
+/// Polls `url` until `done` holds for its JSON; at the deadline, panics with
+/// what it last saw and what the `context` URLs answer.
+fn wait_json(what: &str, url: &str, done: impl Fn(&Value) -> bool, context: &[String]) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut last = None;
+    while Instant::now() < deadline {
+        last = get_json(url);
+        if last.as_ref().is_some_and(&done) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let mut seen = format!("{url}: {last:?}");
+    for u in context {
+        seen += &format!("\n{u}: {:?}", get_json(u));
+    }
+    panic!("timed out waiting for {what}:\n{seen}");
 }
