@@ -324,17 +324,28 @@ fn with_query(path: String, q: &[&str]) -> String {
     }
 }
 
+/// With `--wait`, Marathon's deployment events, opened before the change.
+fn open_watch(m: &Service, wait: &WaitArgs) -> Option<deploy_wait::Watch> {
+    if wait.wait {
+        deploy_wait::Watch::open(m)
+    } else {
+        None
+    }
+}
+
 /// Reports a started deployment (and follows it with `--wait`).
 fn deployed(
     m: &Service,
     message: &str,
     id: &str,
-    reply: &Value,
-    deployment: Option<String>,
+    r: &super::service::Reply,
     wait: &WaitArgs,
+    watch: Option<deploy_wait::Watch>,
     json: bool,
 ) -> Result<(), String> {
     let app = absolute_id(id);
+    let reply = &r.body;
+    let deployment = deployment_of(r);
     if !json {
         let d = deployment
             .as_deref()
@@ -344,7 +355,8 @@ fn deployed(
     }
     if wait.wait {
         if let Some(d) = &deployment {
-            deploy_wait::follow(m, d, std::slice::from_ref(&app), wait.timeout, json)?;
+            let apps = std::slice::from_ref(&app);
+            deploy_wait::follow(m, d, apps, wait.timeout, json, watch.as_ref())?;
         }
     }
     if json {
@@ -380,6 +392,7 @@ pub fn run(
         r if r.status == 404 => false,
         r => return Err(super::marathon::error_line(&r, false)),
     };
+    let watch = open_watch(m, wait);
     let (r, verb) = if exists {
         let path = with_query(app_path(&id), &["partialUpdate=false", force_query(force)]);
         (m.call(Method::PUT, &path, Some(&app))?, "updated")
@@ -389,7 +402,7 @@ pub fn run(
     };
     let r = expect_ok(r, true)?;
     let message = format!("{verb} app '{}'", absolute_id(&id));
-    deployed(m, &message, &id, &r.body, deployment_of(&r), wait, json)
+    deployed(m, &message, &id, &r, wait, watch, json)
 }
 
 pub fn scale(
@@ -401,12 +414,13 @@ pub fn scale(
     json: bool,
 ) -> Result<(), String> {
     let path = with_query(app_path(id), &[force_query(force)]);
+    let watch = open_watch(m, wait);
     let r = expect_ok(
         m.call(Method::PUT, &path, Some(&json!({"instances": instances})))?,
         true,
     )?;
     let message = format!("scaling app '{}' to {instances}", absolute_id(id));
-    deployed(m, &message, id, &r.body, deployment_of(&r), wait, json)
+    deployed(m, &message, id, &r, wait, watch, json)
 }
 
 pub fn restart(
@@ -417,9 +431,10 @@ pub fn restart(
     json: bool,
 ) -> Result<(), String> {
     let path = with_query(format!("{}/restart", app_path(id)), &[force_query(force)]);
+    let watch = open_watch(m, wait);
     let r = expect_ok(m.call(Method::POST, &path, None)?, true)?;
     let message = format!("restarting app '{}'", absolute_id(id));
-    deployed(m, &message, id, &r.body, deployment_of(&r), wait, json)
+    deployed(m, &message, id, &r, wait, watch, json)
 }
 
 pub fn destroy(
@@ -431,9 +446,10 @@ pub fn destroy(
 ) -> Result<(), String> {
     // Marathon's DELETE defaults to force=true; pass it only when asked.
     let path = with_query(app_path(id), &[force_query(force)]);
+    let watch = open_watch(m, wait);
     let r = expect_ok(m.call(Method::DELETE, &path, None)?, true)?;
     let message = format!("destroying app '{}'", absolute_id(id));
-    deployed(m, &message, id, &r.body, deployment_of(&r), wait, json)
+    deployed(m, &message, id, &r, wait, watch, json)
 }
 
 pub fn rollback(
@@ -445,12 +461,13 @@ pub fn rollback(
     json: bool,
 ) -> Result<(), String> {
     let path = with_query(app_path(id), &[force_query(force)]);
+    let watch = open_watch(m, wait);
     let r = expect_ok(
         m.call(Method::PUT, &path, Some(&json!({"version": version})))?,
         true,
     )?;
     let message = format!("rolling back app '{}' to {version}", absolute_id(id));
-    deployed(m, &message, id, &r.body, deployment_of(&r), wait, json)
+    deployed(m, &message, id, &r, wait, watch, json)
 }
 
 #[cfg(test)]

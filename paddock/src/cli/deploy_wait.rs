@@ -212,6 +212,94 @@ impl Out {
     }
 }
 
+/// How a deployment ended, as Marathon's event stream said.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ended {
+    Succeeded(String),
+    /// The id and Marathon's reason ("The deployment was canceled").
+    Failed(String, Option<String>),
+}
+
+impl Ended {
+    fn id(&self) -> &str {
+        match self {
+            Ended::Succeeded(id) | Ended::Failed(id, _) => id,
+        }
+    }
+}
+
+/// A `deployment_success` / `deployment_failed` event from one SSE
+/// `data:` payload; other events are `None`.
+pub fn parse_event(data: &str) -> Option<Ended> {
+    let v: Value = serde_json::from_str(data).ok()?;
+    let id = v["id"].as_str().or(v["plan"]["id"].as_str())?.to_string();
+    match v["eventType"].as_str()? {
+        "deployment_success" => Some(Ended::Succeeded(id)),
+        "deployment_failed" => Some(Ended::Failed(id, v["reason"].as_str().map(str::to_string))),
+        _ => None,
+    }
+}
+
+/// Deployment outcomes from `/v2/events`, read by a thread. It is opened
+/// before the change is sent, so the outcome cannot be missed; without it
+/// (a server without events) `--wait` relies on polling alone, and a
+/// deployment force-stopped by someone else then looks finished.
+pub struct Watch {
+    rx: std::sync::mpsc::Receiver<Ended>,
+    open: std::cell::Cell<bool>,
+}
+
+impl Watch {
+    pub fn open(m: &Service) -> Option<Watch> {
+        let r = m
+            .stream("/v2/events?event_type=deployment_success&event_type=deployment_failed")
+            .ok()?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(r).lines() {
+                let Ok(line) = line else { break };
+                let Some(e) = line
+                    .strip_prefix("data:")
+                    .and_then(|d| parse_event(d.trim()))
+                else {
+                    continue;
+                };
+                if tx.send(e).is_err() {
+                    break;
+                }
+            }
+        });
+        Some(Watch {
+            rx,
+            open: std::cell::Cell::new(true),
+        })
+    }
+
+    /// Until the stream ends.
+    pub fn is_open(&self) -> bool {
+        self.open.get()
+    }
+
+    /// The outcome of `id`, if the stream tells it within `wait`.
+    pub fn outcome(&self, id: &str, wait: Duration) -> Option<Ended> {
+        use std::sync::mpsc::RecvTimeoutError;
+        let until = Instant::now() + wait;
+        while self.is_open() {
+            match self
+                .rx
+                .recv_timeout(until.saturating_duration_since(Instant::now()))
+            {
+                Ok(e) if e.id() == id => return Some(e),
+                Ok(_) => {}
+                Err(RecvTimeoutError::Timeout) => return None,
+                Err(RecvTimeoutError::Disconnected) => self.open.set(false),
+            }
+        }
+        None
+    }
+}
+
 /// What one poll saw.
 enum Poll {
     Running(String, Vec<String>),
@@ -243,6 +331,7 @@ pub fn follow(
     apps: &[String],
     timeout: Duration,
     json: bool,
+    watch: Option<&Watch>,
 ) -> Result<(), String> {
     let out = Out { stderr: json };
     let tty = if json {
@@ -254,17 +343,32 @@ pub fn follow(
     let start = Instant::now();
     let deadline = start + timeout;
     let mut apps = apps.to_vec();
-    let mut last_error: Option<String>;
     let short: String = id.chars().take(8).collect();
+    let finished = |draw: &mut Redraw| {
+        let secs = start.elapsed().as_secs_f64();
+        out.write(&draw.finish(&format!("deployment {short} finished in {secs:.1}s")));
+        Ok(())
+    };
+    let failed = |draw: &mut Redraw, reason: Option<String>| {
+        out.write(&draw.finish(&format!("deployment {short} failed")));
+        let why = reason.unwrap_or_else(|| "no reason given".into());
+        Err(format!("deployment {id} failed: {why}"))
+    };
     loop {
         let polled_at = Instant::now();
-        last_error = None;
-        match poll(m, id, &apps) {
-            Ok(Poll::Gone(None)) => {
-                let secs = start.elapsed().as_secs_f64();
-                out.write(&draw.finish(&format!("deployment {short} finished in {secs:.1}s")));
-                return Ok(());
+        let mut last_error = None;
+        let mut polled = poll(m, id, &apps);
+        if let (Ok(Poll::Gone(_)), Some(w)) = (&polled, watch) {
+            // Gone from the list: the stream says how it ended (its event
+            // may trail the removal a little).
+            match w.outcome(id, Duration::from_secs(1)) {
+                Some(Ended::Failed(_, reason)) => return failed(&mut draw, reason),
+                Some(Ended::Succeeded(_)) => polled = Ok(Poll::Gone(None)),
+                None => {}
             }
+        }
+        match polled {
+            Ok(Poll::Gone(None)) => return finished(&mut draw),
             Ok(Poll::Gone(Some(other))) => {
                 out.write(&draw.finish(&format!("deployment {short} stopped")));
                 return Err(format!(
@@ -284,8 +388,7 @@ pub fn follow(
             // Marathon may be restarting: keep trying until the deadline.
             Err(e) => last_error = Some(e),
         }
-        let now = Instant::now();
-        if now >= deadline {
+        if Instant::now() >= deadline {
             let why = last_error
                 .or_else(|| draw.last().map(str::to_string))
                 .unwrap_or_default();
@@ -295,8 +398,16 @@ pub fn follow(
                 humantime::format_duration(timeout)
             ));
         }
+        // Until the next poll, listen to the stream: an outcome shows at once.
         let next = (polled_at + POLL).min(deadline);
-        std::thread::sleep(next.saturating_duration_since(now));
+        if let Some(w) = watch.filter(|w| w.is_open()) {
+            match w.outcome(id, next.saturating_duration_since(Instant::now())) {
+                Some(Ended::Failed(_, reason)) => return failed(&mut draw, reason),
+                Some(Ended::Succeeded(_)) => return finished(&mut draw),
+                None => {}
+            }
+        }
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
     }
 }
 
@@ -360,6 +471,29 @@ mod tests {
         assert_eq!(rival(&ds, "d9", &["/api".into()]).as_deref(), Some("d2"));
         assert_eq!(rival(&ds, "d2", &["/api".into()]), None);
         assert_eq!(rival(&ds, "d9", &["/other".into()]), None);
+    }
+
+    #[test]
+    fn deployment_events_parse() {
+        assert_eq!(
+            parse_event(r#"{"eventType":"deployment_success","id":"d1","plan":{"id":"d1"}}"#),
+            Some(Ended::Succeeded("d1".into()))
+        );
+        assert_eq!(
+            parse_event(
+                r#"{"eventType":"deployment_failed","plan":{"id":"d2"},"reason":"The deployment was canceled"}"#
+            ),
+            Some(Ended::Failed(
+                "d2".into(),
+                Some("The deployment was canceled".into())
+            ))
+        );
+        assert_eq!(
+            parse_event(r#"{"eventType":"deployment_info","id":"d1"}"#),
+            None
+        );
+        assert_eq!(parse_event(r#"{"eventType":"deployment_failed"}"#), None);
+        assert_eq!(parse_event("not json"), None);
     }
 
     #[test]

@@ -841,6 +841,44 @@ mod tests {
         );
     }
 
+    /// A Marathon whose deployment d1 never leaves the list, and whose
+    /// event stream reports `event` for it.
+    fn marathon_with_event(event: &'static str) -> fake_http::Fake {
+        fake_http::serve(move |r| {
+            match (r.method.as_str(), r.path.as_str()) {
+            ("PUT", _) => (200, r#"{"deploymentId":"d1","version":"v"}"#.into()),
+            ("GET", p) if p.starts_with("/v2/events?") => (
+                200,
+                format!("event: event_stream_attached\ndata: {{\"eventType\":\"event_stream_attached\"}}\n\n{event}"),
+            ),
+            ("GET", "/v2/deployments") => (200, format!("[{}]", deployment("d1", "/web"))),
+            _ => (404, "{}".into()),
+        }
+        })
+    }
+
+    #[test]
+    fn wait_reports_a_cancelled_deployment_from_the_event_stream() {
+        let m = marathon_with_event(
+            "event: deployment_failed\ndata: {\"eventType\":\"deployment_failed\",\"id\":\"d1\",\"reason\":\"The deployment was canceled\"}\n\n",
+        );
+        let err = on_marathon(&m.addr, scale("web", 3, true, 30)).unwrap_err();
+        assert_eq!(err, "deployment d1 failed: The deployment was canceled");
+        // The stream was opened before the change was sent.
+        let seen = m.requests();
+        let events = seen.iter().position(|r| r.path.starts_with("/v2/events?"));
+        let change = seen.iter().position(|r| r.method == "PUT");
+        assert!(events.unwrap() < change.unwrap(), "{seen:?}");
+    }
+
+    #[test]
+    fn wait_takes_success_from_the_event_stream() {
+        let m = marathon_with_event(
+            "event: deployment_success\ndata: {\"eventType\":\"deployment_success\",\"id\":\"d1\"}\n\n",
+        );
+        on_marathon(&m.addr, scale("web", 3, true, 30)).unwrap();
+    }
+
     #[test]
     fn a_rolled_back_deployment_is_a_failure() {
         let m = fake_http::serve(|r| match (r.method.as_str(), r.path.as_str()) {

@@ -116,6 +116,25 @@ impl Service {
         })
     }
 
+    /// Opens a long-lived GET (server-sent events): connect and headers
+    /// within the usual timeout, then no limit on the body.
+    pub fn stream(&self, path: &str) -> Result<reqwest::blocking::Response, String> {
+        let http = reqwest::blocking::Client::builder()
+            .connect_timeout(TIMEOUT)
+            .timeout(None)
+            .build()
+            .map_err(|e| format!("cannot build an HTTP client: {}", describe(&e)))?;
+        let r = http
+            .get(format!("http://{}{path}", self.addr))
+            .header("Accept", "text/event-stream")
+            .send()
+            .map_err(|e| format!("cannot reach {}: {}", self.what(), describe(&e)))?;
+        if !r.status().is_success() {
+            return Err(format!("{}: HTTP {}", self.what(), r.status().as_u16()));
+        }
+        Ok(r)
+    }
+
     pub fn get(&self, path: &str) -> Result<Reply, String> {
         self.call(reqwest::Method::GET, path, None)
     }
