@@ -38,6 +38,9 @@ pub struct CoreConfig {
     pub reconcile_interval_seconds: u64,
     /// At most this many deployments run at once.
     pub max_running_deployments: usize,
+    /// At most this many tasks go on one offer (Marathon's
+    /// `--max_instances_per_offer`); `None` = as many as fit.
+    pub max_instances_per_offer: Option<usize>,
 }
 
 impl Default for CoreConfig {
@@ -49,6 +52,7 @@ impl Default for CoreConfig {
             kill_retry_seconds: 30,
             reconcile_interval_seconds: 60,
             max_running_deployments: 100,
+            max_instances_per_offer: None,
         }
     }
 }
@@ -235,6 +239,14 @@ fn is_failure(state: TaskState) -> bool {
             | TaskState::TaskStarting
             | TaskState::TaskRunning
     ) && state != TaskState::TaskKilling
+}
+
+/// Ends that are the task's own doing and delay the next launch.
+fn counts_for_backoff(state: TaskState) -> bool {
+    matches!(
+        state,
+        TaskState::TaskFailed | TaskState::TaskFinished | TaskState::TaskError
+    )
 }
 
 /// Terminal for our purposes: Mesos's terminal states plus TASK_UNKNOWN
@@ -456,8 +468,9 @@ impl Scheduler {
                 .collect();
             let mut used_any: Vec<bool> = vec![false; pools.len()];
             let mut first_reject: Vec<Option<RejectReason>> = vec![None; pools.len()];
+            let per_offer = self.config.max_instances_per_offer.unwrap_or(usize::MAX);
             for (pi, pool) in pools.iter_mut().enumerate() {
-                while wanted > 0 {
+                while wanted > 0 && launches[pi].len() < per_offer {
                     let placed: Vec<&Place> = places.iter().collect();
                     match pool.check(&spec, &placed) {
                         Ok(host_ports) => {
@@ -693,9 +706,13 @@ impl Scheduler {
                     version: inst.version.clone(),
                     slave_id: inst.agent_id.value.clone(),
                 });
-                // A kill Marathon did not ask for does not count for backoff
-                // (Marathon: TASK_KILLED does not), a failure does.
-                if state != TaskState::TaskKilled || inst.killed_unhealthy {
+                // The task's own failures count for backoff (TASK_FAILED,
+                // TASK_FINISHED, TASK_ERROR, and health kills); a kill
+                // Marathon did not ask for does not, nor does losing the
+                // agent (unreachable, gone, unknown, dropped): that is not
+                // the app's fault, and hundreds of tasks of a lost agent
+                // would otherwise push the delay to its maximum at once.
+                if counts_for_backoff(state) || inst.killed_unhealthy {
                     app.backoff = Some(Backoff::after_failure(
                         app.backoff.as_ref(),
                         &app.goal.backoff,

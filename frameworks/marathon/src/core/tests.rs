@@ -770,6 +770,10 @@ fn unreachable_tasks_are_replaced_at_once_by_default() {
         .app("/ur")
         .and_then(|a| a.last_task_failure.clone())
         .is_some());
+    assert!(
+        s.app("/ur").is_some_and(|a| a.backoff.is_none()),
+        "losing an agent is not the app's failure"
+    );
 }
 
 #[test]
@@ -1115,4 +1119,20 @@ mod rolling_property {
             prop_assert!(s.instances_of("/roll").all(|i| i.config_version == "v2"));
         }
     }
+}
+
+#[test]
+fn max_instances_per_offer_spreads_launches() {
+    let mut s = Scheduler::new(CoreConfig {
+        max_instances_per_offer: Some(2),
+        ..CoreConfig::default()
+    });
+    s.subscribed("fw", t(0));
+    s.deploy(targets(&[app("/many", 5)]), false, t(0))
+        .unwrap_or_else(|e| panic!("{e}"));
+    s.take_effects();
+    s.offers(&[big_offer(1, "h1"), big_offer(2, "h2")], t(1));
+    assert_eq!(launched(&s.take_effects()).len(), 4);
+    s.offers(&[big_offer(3, "h1")], t(2));
+    assert_eq!(launched(&s.take_effects()).len(), 1);
 }
