@@ -59,7 +59,7 @@ pub use types::*;
 /// Runs kept per job once they are over.
 pub const DEFAULT_HISTORY_LIMIT: usize = 100;
 /// Of those, the newest kept in memory as well.
-pub const DEFAULT_MEMORY_HISTORY: usize = 5;
+pub const DEFAULT_MEMORY_HISTORY: usize = 2;
 /// Missed slots recorded one by one after a long downtime; older ones are
 /// summed up in a note.
 const MISSED_RECORD_CAP: usize = 20;

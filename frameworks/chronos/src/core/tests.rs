@@ -497,9 +497,11 @@ fn history_is_bounded() {
         }
         disk.apply(core.take_changes());
     }
-    assert_eq!(core.runs_of("h").len(), 3);
     assert_eq!(disk.runs.len(), 3);
-    assert_eq!(core.runs_of("h")[0].scheduled, t0 + 3 * 60_000);
+    assert_eq!(disk.runs.keys().next().unwrap().scheduled, t0 + 3 * 60_000);
+    // Memory keeps only the newest finished runs.
+    assert_eq!(core.runs_of("h").len(), DEFAULT_MEMORY_HISTORY);
+    assert_eq!(core.runs_of("h").last().unwrap().scheduled, t0 + 5 * 60_000);
 }
 
 #[test]

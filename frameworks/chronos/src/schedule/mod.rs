@@ -85,7 +85,7 @@ pub struct Schedule {
 #[derive(Debug, Clone)]
 enum Kind {
     Iso(Iso),
-    Cron(Box<CronSpec>),
+    Cron(CronSpec),
 }
 
 #[derive(Debug, Clone)]
@@ -99,10 +99,27 @@ struct Iso {
     period: Period,
 }
 
+/// A cron schedule keeps only its text: a parsed `croner::Cron` costs
+/// about 5 KiB of heap, too much for 10,000 jobs, while parsing again takes
+/// microseconds and happens only when a job's next slot is computed.
 #[derive(Debug, Clone)]
 struct CronSpec {
     text: String,
-    cron: croner::Cron,
+}
+
+fn parse_cron(text: &str) -> Result<croner::Cron, croner::errors::CronError> {
+    croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Disallowed)
+        .year(croner::parser::Year::Disallowed)
+        .build()
+        .parse(text)
+}
+
+impl CronSpec {
+    /// The parsed pattern; the text was checked when the schedule was made.
+    fn cron(&self) -> Option<croner::Cron> {
+        parse_cron(&self.text).ok()
+    }
 }
 
 /// Parses a time-zone name; the empty string means none.
@@ -140,21 +157,15 @@ impl Schedule {
                 zone_name,
             })
         } else {
-            let cron = croner::parser::CronParser::builder()
-                .seconds(croner::parser::Seconds::Disallowed)
-                .year(croner::parser::Year::Disallowed)
-                .build()
-                .parse(text)
-                .map_err(|e| ScheduleError::Cron {
-                    text: text.to_string(),
-                    reason: e.to_string(),
-                })?;
+            parse_cron(text).map_err(|e| ScheduleError::Cron {
+                text: text.to_string(),
+                reason: e.to_string(),
+            })?;
             let tz = zone_tz.unwrap_or(TimeZone::UTC);
             let schedule = Schedule {
-                kind: Kind::Cron(Box::new(CronSpec {
+                kind: Kind::Cron(CronSpec {
                     text: text.to_string(),
-                    cron,
-                })),
+                }),
                 tz,
                 zone_name,
             };
@@ -224,7 +235,7 @@ impl Schedule {
             Kind::Cron(spec) => {
                 let from = after.unwrap_or(Timestamp::UNIX_EPOCH);
                 let z = zone::CronZoned(from.to_zoned_datetime(self.tz.clone()));
-                spec.cron
+                spec.cron()?
                     .find_next_occurrence(&z, after.is_none())
                     .ok()
                     .map(|z| z.0.timestamp())
@@ -269,11 +280,14 @@ impl Schedule {
             }
             Kind::Cron(spec) => {
                 // Walk back from `upto`; cron has no index arithmetic.
+                let Some(cron) = spec.cron() else {
+                    return (Vec::new(), false);
+                };
                 let mut out = Vec::new();
                 let mut cursor = zone::CronZoned(upto.to_zoned_datetime(self.tz.clone()));
                 let mut inclusive = true;
                 loop {
-                    let Ok(prev) = spec.cron.find_previous_occurrence(&cursor, inclusive) else {
+                    let Ok(prev) = cron.find_previous_occurrence(&cursor, inclusive) else {
                         break;
                     };
                     let t = prev.0.timestamp();
@@ -438,7 +452,10 @@ fn describe_cron(spec: &CronSpec, zone: &str) -> String {
             }
         }
     }
-    format!("{} ({zone})", spec.cron.describe())
+    match spec.cron() {
+        Some(c) => format!("{} ({zone})", c.describe()),
+        None => format!("cron {} ({zone})", spec.text),
+    }
 }
 
 fn iso_err(text: &str, reason: impl Into<String>) -> ScheduleError {
