@@ -112,7 +112,7 @@ pub(crate) fn read_group_update(
                     "error.expected.jsstring",
                 )
             })?;
-            out.push(PathId::parse(s).canonical(&id.parent()));
+            out.push(PathId::parse(s).canonical(&id));
         }
         u.dependencies = Some(out);
     }
@@ -455,4 +455,84 @@ async fn destroy(state: &ApiState, id: &PathId, req: &Req) -> ApiResult {
     })
     .await?;
     Ok(deployment_response(StatusCode::OK, &view, None))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn nested_ids_resolve_against_their_group() {
+        let body = json!({"id": "shop", "apps": [{"id": "cart", "cmd": "x"}],
+                          "groups": [{"id": "back", "apps": [{"id": "db", "cmd": "y"}], "dependencies": ["../front"]}]});
+        let u = read_group_update(&body, &PathId::root(), "", "*", 0).unwrap();
+        assert_eq!(u.id, Some(PathId::parse("/shop")));
+        assert_eq!(u.apps.as_ref().unwrap()[0].id, PathId::parse("/shop/cart"));
+        let back = &u.groups.as_ref().unwrap()[0];
+        assert_eq!(back.id, Some(PathId::parse("/shop/back")));
+        assert_eq!(
+            back.apps.as_ref().unwrap()[0].id,
+            PathId::parse("/shop/back/db")
+        );
+        assert_eq!(back.dependencies, Some(vec![PathId::parse("/shop/front")]));
+        let g = apply_update(u, &PathId::parse("/shop"), None, Timestamp::ZERO);
+        assert!(g.groups.contains_key(&PathId::parse("/shop/back")));
+    }
+
+    #[test]
+    fn errors_carry_nested_paths() {
+        let body = json!({"id": "/g", "groups": [{"id": "s", "apps": [{"id": "a", "cmd": "x", "cpus": -1}]}]});
+        let e = read_group_update(&body, &PathId::root(), "", "*", 0).unwrap_err();
+        assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(e.body["details"][0]["path"], "/groups(0)/apps(0)/cpus");
+        let e = read_group_update(
+            &json!({"groups": [{"apps": []}]}),
+            &PathId::root(),
+            "",
+            "*",
+            0,
+        )
+        .unwrap_err();
+        assert_eq!(e.body["details"][0]["path"], "/groups(0)/id");
+    }
+
+    fn arb_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i32>().prop_map(|n| json!(n)),
+            "[a-z/.]{0,8}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(5, 64, 5, |inner| {
+            let keys = prop_oneof![
+                Just("id".to_string()),
+                Just("apps".to_string()),
+                Just("groups".to_string()),
+                Just("dependencies".to_string()),
+                Just("version".to_string()),
+                Just("scaleBy".to_string()),
+                Just("enforceRole".to_string()),
+                Just("cmd".to_string()),
+            ];
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map(keys, inner, 0..5)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_group_bodies_never_panic(v in arb_json()) {
+            if let Ok(u) = read_group_update(&v, &PathId::parse("/base"), "", "*", 0) {
+                let id = u.id.clone().unwrap_or_else(|| PathId::parse("/base"));
+                let g = apply_update(u, &id, None, Timestamp::ZERO);
+                let mut root = Group::empty_root(Timestamp::ZERO);
+                root.put_group(g, Timestamp::ZERO);
+                let _ = crate::validate::validate_root(&root);
+            }
+        }
+    }
 }

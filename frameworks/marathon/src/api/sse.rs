@@ -129,3 +129,19 @@ pub(crate) async fn events(State(state): State<ApiState>, req: Request) -> Respo
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unfiltered_clients_get_only_types_strict_clients_know() {
+        assert!(wanted(&[], "status_update_event"));
+        assert!(wanted(&[], "event_stream_attached"));
+        assert!(!wanted(&[], "scheduler_registered_event"));
+        assert!(!wanted(&[], "scheduler_disconnected_event"));
+        let f = vec!["scheduler_registered_event".to_string()];
+        assert!(wanted(&f, "scheduler_registered_event"));
+        assert!(!wanted(&f, "status_update_event"));
+    }
+}
