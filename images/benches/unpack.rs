@@ -112,6 +112,46 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
+/// Pushes the layers as one image to a local registry and times `pull`
+/// into a fresh store, `rounds` times. `None` (with a note) without the tools.
+fn pull_rounds(tars: &[PathBuf], rounds: usize, work: &Path) -> Option<Vec<Duration>> {
+    use paddock_images::testing::{LocalRegistry, TestImage};
+    let reg = match LocalRegistry::start() {
+        Ok(r) => r,
+        Err(e) => {
+            println!("  (pull bench skipped: {e})");
+            return None;
+        }
+    };
+    let layers = tars
+        .iter()
+        .map(|p| std::fs::read(p).expect("read layer"))
+        .collect();
+    let image = TestImage::new(layers);
+    let reference = match reg.push_image(&image, "bench:big") {
+        Ok(r) => r,
+        Err(e) => {
+            println!("  (pull bench skipped: {e})");
+            return None;
+        }
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut v = Vec::new();
+    for i in 0..rounds {
+        let root = work.join(format!("store{i}"));
+        let store = paddock_images::ImageStore::open(&root).expect("open store");
+        v.push(time(|| {
+            rt.block_on(store.pull(&reference, None)).expect("pull");
+        }));
+        let _ = std::fs::remove_dir_all(&root);
+    }
+    Some(v)
+}
+
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` passes nothing
     // useful. Either way run once, small when under test.
@@ -196,6 +236,12 @@ fn main() {
         results[3].1.push(time(|| gnu_tar(&gz, "-xzf")));
         results[4].1.push(time(|| paddock(&gz, true)));
     }
+    // Pull + unpack from a local docker-registry (gzip layers), when the
+    // registry tools are installed.
+    let pulled = pull_rounds(&tars, rounds, work.path());
+    if let Some(v) = pulled {
+        results.push(("paddock pull + unpack (gzip, registry)", v));
+    }
     let med: Vec<(&str, Duration)> = results.into_iter().map(|(n, v)| (n, median(v))).collect();
     let mbps = |d: Duration| total as f64 / (1024.0 * 1024.0) / d.as_secs_f64();
     println!(
@@ -205,8 +251,9 @@ fn main() {
     );
     for (i, (name, d)) in med.iter().enumerate() {
         let base = if i < 3 { med[0].1 } else { med[3].1 };
+        // tar -xzf is the baseline of the gzip rows, pull included.
         println!(
-            "  {name:<34} {:>8.1} ms  {:>7.1} MB/s  x{:.2} of tar",
+            "  {name:<40} {:>8.1} ms  {:>7.1} MB/s  x{:.2} of tar",
             d.as_secs_f64() * 1000.0,
             mbps(*d),
             base.as_secs_f64() / d.as_secs_f64()

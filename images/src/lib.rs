@@ -1,4 +1,18 @@
 //! The agent's OCI image store: pulls from Docker Registry v2 / OCI distribution registries, imports docker-save and OCI-layout archives, verifies every digest, unpacks layers safely into a content-addressed store, and garbage-collects unused layers.
+//!
+//! ```text
+//! let store = ImageStore::open("/var/lib/paddock/images")?;          // or open_with(StoreOptions)
+//! let img = store.pull("busybox:1.36", None).await?;                 // registry (async)
+//! let imgs = store.import("busybox.tar")?;                           // docker save / OCI layout tarball
+//! let rootfs = store.prepare_rootfs(&img, sandbox, RootfsMode::Auto)?; // overlay, or a copy
+//! let cfg = img.runtime_config();                                     // entrypoint, cmd, env, ...
+//! store.list()?; store.get("busybox"); store.rm("busybox")?; store.gc()?;
+//! ```
+//!
+//! Everything but `pull` does blocking file-system work: call it from a
+//! blocking thread in async code. Layout and atomicity: see [`ImageStore`];
+//! layer safety: see [`unpack`]. Test support (a local docker-registry and
+//! a busybox image) is in `testing`, behind the `testing` feature.
 
 pub mod config;
 pub mod digest;

@@ -153,6 +153,20 @@ impl Inner {
 
 /// The agent's image store. Cheap to clone; all clones share one store.
 ///
+/// ```text
+/// <root>/blobs/sha256/<hex>          manifests, configs, compressed layers (verified)
+/// <root>/layers/<diffid-hex>/rootfs  one unpacked layer, shared by the images using it
+/// <root>/images/<name>.json          reference -> manifest digest, config, ordered layers
+/// <root>/tmp/                        staging areas of pulls and imports in progress
+/// ```
+///
+/// A pull or import verifies and unpacks everything in a staging area
+/// first; blobs and layers are then renamed into place and the image
+/// record is written last (temp file, fsync, rename), so nothing
+/// half-written is ever visible and a failure leaves the store unchanged.
+/// `gc` waits for running pulls and imports. Do not `rm` + `gc` an image
+/// whose overlay rootfs is still mounted: its layers are the lowerdirs.
+///
 /// `pull` is async; the other operations do blocking file-system work and
 /// belong on a blocking thread (`tokio::task::spawn_blocking`) in async code.
 #[derive(Clone)]

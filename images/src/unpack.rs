@@ -1,7 +1,7 @@
 //! Unpacking an untrusted layer tar into a directory.
 //!
 //! No entry can write outside the target: paths are cleaned lexically and
-//! resolved with [`Root`] (RESOLVE_IN_ROOT), the final component is always
+//! resolved inside the target with `openat2(RESOLVE_IN_ROOT)`, the final component is always
 //! created fresh with `O_EXCL`/`O_NOFOLLOW`-style `*at` calls, and hardlink
 //! targets are resolved inside the target too. Whiteouts are stored in the
 //! layer directory either as overlayfs understands them (char device 0:0 and
