@@ -504,6 +504,28 @@ async fn tasks_kill_scale_and_restart() {
     ] {
         assert!(task_keys.contains(&k.to_string()), "{k} in {task_keys:?}");
     }
+    let text = client()
+        .get(format!("{}/v2/tasks", s.url))
+        .header("accept", "text/plain")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line = text.lines().next().unwrap_or_default().to_string();
+    assert!(line.starts_with("k\t10000\t127.0.0.1:"), "{text:?}");
+    assert_eq!(line.matches("127.0.0.1:").count(), 3);
+    let text = client()
+        .get(format!("{}/v2/apps/k/tasks", s.url))
+        .header("accept", "text/plain")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.starts_with("k\t10000\t"), "{text:?}");
     let t0 = tasks[0]["id"].as_str().unwrap().to_string();
     let t1 = tasks[1]["id"].as_str().unwrap().to_string();
 

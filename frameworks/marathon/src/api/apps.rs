@@ -24,6 +24,7 @@ pub(crate) const BODY_LIMIT: usize = 32 * 1024 * 1024;
 pub(crate) struct Req {
     pub method: Method,
     pub query: Query,
+    pub headers: HeaderMap,
     pub client_ip: String,
     pub uri: String,
     pub body: axum::body::Bytes,
@@ -39,6 +40,7 @@ pub(crate) async fn read_request(req: Request) -> Result<Req, ApiError> {
         query: Query::parse(parts.uri.query()),
         client_ip: client_ip(&parts.headers, &parts.extensions),
         uri: parts.uri.path().to_string(),
+        headers: parts.headers,
         body,
     })
 }
@@ -349,7 +351,7 @@ pub(crate) async fn member(
         (AppPath::App(id), &Method::DELETE) => destroy(&state, &id, &req).await,
         (AppPath::GroupApps(g), &Method::GET) => group_apps(&state, &root, &g, &req),
         (AppPath::Restart(id), &Method::POST) => restart(&state, &id, &req).await,
-        (AppPath::Tasks(id), &Method::GET) => app_tasks(&state, &root, &id),
+        (AppPath::Tasks(id), &Method::GET) => app_tasks(&state, &root, &id, &req),
         (AppPath::Tasks(id), &Method::DELETE) => {
             kill_app_tasks(&state, &root, &id, None, &req).await
         }
@@ -483,9 +485,13 @@ fn tasks_of(state: &ApiState, id: &PathId) -> Vec<TaskView> {
         .collect()
 }
 
-fn app_tasks(state: &ApiState, root: &Group, id: &PathId) -> ApiResult {
-    if root.app(id).is_none() {
+fn app_tasks(state: &ApiState, root: &Group, id: &PathId, req: &Req) -> ApiResult {
+    let Some(app) = root.app(id) else {
         return Err(ApiError::app_not_found(id));
+    };
+    if super::tasks::wants_text(&req.headers) {
+        let text = super::tasks::endpoints_text(&[app], &tasks_of(state, id));
+        return Ok(super::tasks::text_response(text));
     }
     Ok(axum::Json(json!({ "tasks": tasks_of(state, id) })).into_response())
 }
