@@ -46,6 +46,14 @@ pub struct Global {
     pub json: bool,
 }
 
+/// Just `--json`, for commands that do not talk to the master.
+#[derive(Args, Debug, Clone)]
+pub struct Output {
+    /// Print JSON instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
 /// Where Marathon is.
 #[derive(Args, Debug, Clone)]
 pub struct MarathonAddr {
@@ -110,7 +118,7 @@ pub enum CliCommand {
     /// Long-running apps on Marathon: run, list, scale, restart, destroy.
     App {
         #[command(flatten)]
-        global: Global,
+        output: Output,
         #[command(flatten)]
         marathon: MarathonAddr,
         #[command(subcommand)]
@@ -119,7 +127,7 @@ pub enum CliCommand {
     /// Marathon's running deployments.
     Deployments {
         #[command(flatten)]
-        global: Global,
+        output: Output,
         #[command(flatten)]
         marathon: MarathonAddr,
     },
@@ -326,16 +334,16 @@ fn execute(cmd: CliCommand) -> Result<(), String> {
             }
         }
         CliCommand::App {
-            global,
+            output,
             marathon,
             command,
         } => app(
             &service::Service::marathon(&marathon.addr)?,
             command,
-            global.json,
+            output.json,
         ),
-        CliCommand::Deployments { global, marathon } => {
-            apps::deployments(&service::Service::marathon(&marathon.addr)?, global.json)
+        CliCommand::Deployments { output, marathon } => {
+            apps::deployments(&service::Service::marathon(&marathon.addr)?, output.json)
         }
         CliCommand::Job {
             global,
@@ -562,7 +570,7 @@ mod tests {
             "--json",
         ]) {
             CliCommand::App {
-                global,
+                output,
                 marathon,
                 command:
                     AppCommand::Run {
@@ -573,7 +581,7 @@ mod tests {
                     },
             } => {
                 assert_eq!(marathon.addr, "h:1");
-                assert!(global.json);
+                assert!(output.json);
                 assert_eq!(file.as_deref(), Some(std::path::Path::new("web.json")));
                 assert_eq!(flags.instances, Some(3));
                 assert!(!force);
@@ -660,7 +668,7 @@ mod tests {
 
     fn on_marathon(addr: &str, command: AppCommand) -> Result<(), String> {
         execute(CliCommand::App {
-            global: global(),
+            output: Output { json: false },
             marathon: MarathonAddr { addr: addr.into() },
             command,
         })
@@ -701,7 +709,7 @@ mod tests {
         );
         assert_ne!(
             run(CliCommand::Deployments {
-                global: global(),
+                output: Output { json: false },
                 marathon: MarathonAddr {
                     addr: format!("127.0.0.1:{port}")
                 },
