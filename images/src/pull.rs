@@ -70,14 +70,13 @@ impl ImageStore {
             let _guard = guard;
             store.pull_inner(r, auth).await
         });
-        let res = match task.await {
+        match task.await {
             Ok(res) => res,
             Err(e) => Err(ImageError::Registry {
                 registry,
                 reason: format!("the registry client failed on a malformed answer: {e}"),
             }),
-        };
-        res
+        }
     }
 
     fn client(&self, registry: &str, plain_http: bool) -> Result<Client, ImageError> {

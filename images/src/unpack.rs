@@ -215,9 +215,9 @@ pub fn unpack_tar<R: Read>(
 
 /// State reused from entry to entry.
 struct Scratch {
-    /// The parent directory of the last regular file, when nothing since
-    /// could have changed how its path resolves (only regular files that
-    /// replaced no directory came after it).
+    /// The parent directory of the last regular file, reused while only
+    /// regular files in that same directory follow. The descriptor is a
+    /// directory inside the root, so reusing it can never lead outside.
     parent: Option<(Vec<OsString>, Rc<OwnedFd>)>,
     buf: Vec<u8>,
 }
