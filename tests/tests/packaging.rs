@@ -1195,6 +1195,28 @@ fn deb_installs_runs_upgrades_and_purges_on_a_fresh_debian() {
     ));
     assert!(older.contains("not downgrading"), "{older}");
 
+    // A host that becomes a master only: the agent is disabled and stopped,
+    // the master is left alone (its settings did not change).
+    let master_pid = c.main_pid("paddock-master");
+    let to_master = c.sh_ok(
+        &provision_cmd(
+            "/root/paddock-test/dist2",
+            &ports,
+            frameworks,
+            &cgroup_root,
+            ATTRS,
+        )
+        .replace("--role both", "--role master"),
+    );
+    assert!(
+        to_master.contains("disabling paddock-agent.service"),
+        "{to_master}"
+    );
+    assert_eq!(c.is_active("paddock-agent"), "inactive");
+    assert!(!c.sh("systemctl is-enabled paddock-agent").status.success());
+    assert_eq!(c.main_pid("paddock-master"), master_pid);
+    assert_eq!(c.is_active("paddock-master"), "active");
+
     eprintln!("packaging: step 9 at {:.1?}", started.elapsed());
     // 9. Purge removes everything: services, tasks, state, user, files.
     c.sh_ok("apt-get purge -y -q paddock");
