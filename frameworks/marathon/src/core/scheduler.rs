@@ -608,19 +608,20 @@ impl Scheduler {
             inst.unreachable_since.get_or_insert(now);
         }
         let inst = inst.clone();
-        self.out.push(Effect::Event(CoreEvent::StatusUpdate {
-            slave_id: inst.agent_id.value.clone(),
-            task_id: inst.task_id.clone(),
-            task_status: status.state.as_str().to_string(),
-            message: status.message.clone().unwrap_or_default(),
-            app_id: inst.app_id.clone(),
-            host: inst.place.hostname.clone(),
-            ports: inst.host_ports.clone(),
-            ip_addresses: inst.ip_addresses.clone(),
-            version: inst.version.clone(),
-            timestamp: now,
-        }));
+        // Repeats (reconciliation answers) are not news.
         if previous != status.state {
+            self.out.push(Effect::Event(CoreEvent::StatusUpdate {
+                slave_id: inst.agent_id.value.clone(),
+                task_id: inst.task_id.clone(),
+                task_status: status.state.as_str().to_string(),
+                message: status.message.clone().unwrap_or_default(),
+                app_id: inst.app_id.clone(),
+                host: inst.place.hostname.clone(),
+                ports: inst.host_ports.clone(),
+                ip_addresses: inst.ip_addresses.clone(),
+                version: inst.version.clone(),
+                timestamp: now,
+            }));
             self.out.push(Effect::Event(CoreEvent::InstanceChanged {
                 instance_id: inst.task_id.clone(),
                 condition: condition(status.state).to_string(),
