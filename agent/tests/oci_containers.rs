@@ -84,6 +84,7 @@ const PROBE: &str = "B=/bin/busybox; cd /mnt/mesos/sandbox; \
     $B ls / > rootls; \
     echo \"$MESOS_SANDBOX\" > mesos_sandbox; \
     if $B mkdir -p /tmp/m && $B mount -t tmpfs t /tmp/m 2> mount_err; then echo mounted; else echo refused; fi > mount; \
+    if $B unshare -U true 2> userns_err; then echo allowed; else echo refused; fi > userns; \
     $B hostname > hostname; \
     $B id -u > uid; \
     echo written-inside > from_container; \
@@ -146,6 +147,17 @@ fn an_image_task_runs_isolated_in_the_images_rootfs() {
         "refused\n",
         "mount must be refused: {}",
         sandbox_file(&c, "probe", "mount_err")
+    );
+    // A new user namespace needs no capability; only seccomp stops it.
+    let userns_err = sandbox_file(&c, "probe", "userns_err");
+    assert_eq!(
+        sandbox_file(&c, "probe", "userns"),
+        "refused\n",
+        "{userns_err}"
+    );
+    assert!(
+        userns_err.contains("Operation not permitted"),
+        "{userns_err}"
     );
     assert_eq!(sandbox_file(&c, "probe", "hostname"), "agent0.test\n");
 
@@ -227,4 +239,73 @@ fn a_killed_container_task_is_killed_and_a_private_network_has_only_loopback() {
     assert_eq!(code, 202, "{body}");
     let killed = s.wait_state("netns", "TASK_KILLED", LAUNCH);
     assert_eq!(killed["state"], "TASK_KILLED", "{killed}");
+}
+
+/// stdout of `task`, once it holds `want`.
+fn stdout_with(c: &Cluster, task: &str, want: &str) -> String {
+    paddock_tests::wait_for(&format!("{want:?} in {task}'s stdout"), LAUNCH, || {
+        let text = std::panic::catch_unwind(|| sandbox_file(c, task, "stdout")).ok()?;
+        text.contains(want).then_some(text)
+    })
+}
+
+#[test]
+fn the_images_env_workdir_and_user_are_honoured_and_the_command_overrides_its_entrypoint() {
+    use paddock_images::testing::{busybox_image, layer_tar, Entry};
+    let reg = LocalRegistry::start().unwrap_or_else(|e| panic!("local registry: {e}"));
+    let mut img = busybox_image().unwrap_or_else(|e| panic!("busybox image: {e}"));
+    img.layer_tars.push(layer_tar(&[
+        Entry::file(
+            "etc/passwd",
+            "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n",
+        ),
+        Entry::file("etc/group", "root:x:0:\napp:x:1000:\nextra:x:2000:app\n"),
+        Entry::dir("srv"),
+    ]));
+    img.runtime = json!({
+        "Entrypoint": ["/bin/sh", "-c"],
+        "Cmd": ["echo greet=$GREETING cwd=$(pwd) uid=$(/bin/busybox id -u) gid=$(/bin/busybox id -g) groups=$(/bin/busybox id -G) home=$HOME"],
+        "Env": ["PATH=/bin", "GREETING=hello"],
+        "WorkingDir": "/srv",
+        "User": "app"
+    });
+    let image = reg
+        .push_image(&img, "app:1")
+        .unwrap_or_else(|e| panic!("push: {e}"));
+    let (c, mut s) = cluster("oci-config");
+
+    // (A task without a command value, which would run Entrypoint + Cmd,
+    // is refused by the master today; plan.rs's unit tests cover it.)
+    // A shell command replaces Entrypoint and Cmd; Env, WorkingDir and User stay.
+    let offer = s.next_offer(Duration::from_secs(10));
+    s.launch(
+        &offer,
+        vec![image_task(
+            "shell",
+            &offer,
+            &image,
+            "echo override=$GREETING in $(pwd) as $(/bin/busybox id -u):$(/bin/busybox id -g) groups=$(/bin/busybox id -G) home=$HOME",
+            32.0,
+        )],
+    );
+    s.wait_state("shell", "TASK_FINISHED", LAUNCH);
+    let out = stdout_with(&c, "shell", "override=");
+    assert!(
+        out.contains("override=hello in /srv as 1000:1000 groups=1000 2000 home=/home/app"),
+        "{out}"
+    );
+
+    // The argv form: value + arguments[1..]; task variables win over the image's.
+    let offer = s.next_offer(Duration::from_secs(10));
+    let mut argv = image_task("argv", &offer, &image, "", 32.0);
+    argv["command"] = json!({
+        "shell": false,
+        "value": "/bin/busybox",
+        "arguments": ["busybox", "sh", "-c", "echo argv-form $GREETING"],
+        "environment": {"variables": [{"name": "GREETING", "value": "from-task"}]}
+    });
+    s.launch(&offer, vec![argv]);
+    s.wait_state("argv", "TASK_FINISHED", LAUNCH);
+    let out = stdout_with(&c, "argv", "argv-form");
+    assert!(out.contains("argv-form from-task"), "{out}");
 }

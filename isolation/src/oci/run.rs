@@ -25,6 +25,9 @@ pub const ID_ENV: &str = "PADDOCK_OCI_ID";
 pub const STATE_ENV: &str = "PADDOCK_OCI_STATE";
 /// `private` for a network namespace of the container's own.
 pub const NETWORK_ENV: &str = "PADDOCK_OCI_NETWORK";
+/// An fd on which init reports the start: `started <pid>\n` once the
+/// container runs, or `failed <message>\n`.
+pub const READY_FD_ENV: &str = "PADDOCK_OCI_READY_FD";
 
 /// The cgroup controllers the agent manages itself (never removed here).
 const AGENT_CONTROLLERS: [&str; 5] = ["cpu", "cpuacct", "memory", "pids", "freezer"];
@@ -45,6 +48,8 @@ pub struct Launch {
     pub id: String,
     pub state_root: PathBuf,
     pub private_network: bool,
+    /// Where to report the start (see [`READY_FD_ENV`]).
+    pub ready_fd: Option<i32>,
 }
 
 impl Launch {
@@ -63,13 +68,17 @@ impl Launch {
                 id: get(ID_ENV)?,
                 state_root: PathBuf::from(get(STATE_ENV)?),
                 private_network: std::env::var(NETWORK_ENV).is_ok_and(|v| v == "private"),
+                ready_fd: std::env::var(READY_FD_ENV)
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .filter(|fd| *fd > 2),
             })
         })())
     }
 
     /// The environment that [`from_env`](Self::from_env) reads.
     pub fn to_env(&self) -> Vec<(&'static str, String)> {
-        vec![
+        let mut env = vec![
             (BUNDLE_ENV, self.bundle.display().to_string()),
             (ID_ENV, self.id.clone()),
             (STATE_ENV, self.state_root.display().to_string()),
@@ -82,7 +91,11 @@ impl Launch {
                 }
                 .into(),
             ),
-        ]
+        ];
+        if let Some(fd) = self.ready_fd {
+            env.push((READY_FD_ENV, fd.to_string()));
+        }
+        env
     }
 }
 
@@ -145,11 +158,33 @@ fn start(launch: &Launch) -> Result<Pid, String> {
         .ok_or_else(|| "the container started without a pid".to_string())
 }
 
+/// Takes the ready fd (closed on exec, so the container never sees it).
+fn ready_file(launch: &Launch) -> Option<std::fs::File> {
+    use std::os::fd::FromRawFd;
+    let fd = launch.ready_fd?;
+    // SAFETY: the executor passed this fd to us for exactly this use; we
+    // take ownership once.
+    let file = unsafe { std::fs::File::from_raw_fd(fd) };
+    // SAFETY: F_SETFD on an fd we own.
+    unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    Some(file)
+}
+
+fn report(ready: &mut Option<std::fs::File>, line: &str) {
+    use std::io::Write;
+    if let Some(mut f) = ready.take() {
+        let one_line = line.replace('\n', " ");
+        let _ = writeln!(f, "{one_line}");
+    }
+}
+
 /// Runs the launch to its end; the exit code for init to exit with.
 pub fn run(launch: &Launch) -> i32 {
+    let mut ready = ready_file(launch);
     if launch.private_network {
         if let Err(e) = private_network() {
             eprintln!("paddock init: {e}");
+            report(&mut ready, &format!("failed {e}"));
             return 125;
         }
     }
@@ -158,10 +193,12 @@ pub fn run(launch: &Launch) -> i32 {
         Ok(p) => p,
         Err(e) => {
             eprintln!("paddock init: {e}");
+            report(&mut ready, &format!("failed {e}"));
             cleanup(launch, cgroup.as_deref());
             return 125;
         }
     };
+    report(&mut ready, &format!("started {pid}"));
     let code = supervise(pid);
     cleanup(launch, cgroup.as_deref());
     code
@@ -243,9 +280,11 @@ mod tests {
             id: "c-1".into(),
             state_root: "/s".into(),
             private_network: true,
+            ready_fd: Some(3),
         };
         let env = l.to_env();
         assert!(env.contains(&(NETWORK_ENV, "private".to_string())));
         assert!(env.contains(&(BUNDLE_ENV, "/b".to_string())));
+        assert!(env.contains(&(READY_FD_ENV, "3".to_string())));
     }
 }

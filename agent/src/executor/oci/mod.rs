@@ -25,6 +25,7 @@
 pub mod plan;
 pub mod store;
 
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use paddock_images::{Image, ImageStore, RootfsMode};
@@ -226,18 +227,31 @@ pub fn start(
     let (env, task, info) = (env.clone(), task.clone(), info.clone());
     tokio::spawn(async move {
         match launch(&env, &task, &info, &control).await {
-            Ok((child, rootfs, dirs)) => {
+            Ok((child, ready, rootfs, dirs)) => {
                 control.started(&child);
-                let _ = events.send(RunnerEvent::Running {
-                    message: format!(
-                        "Container is running (image {})",
-                        info.image().unwrap_or_default()
-                    ),
-                    decorate: None,
-                });
+                // TASK_RUNNING once libcontainer has started the container;
+                // its error otherwise.
+                let ev = match read_ready(ready).await {
+                    Ok(()) => RunnerEvent::Running {
+                        message: format!(
+                            "Container is running (image {})",
+                            info.image().unwrap_or_default()
+                        ),
+                        decorate: None,
+                    },
+                    Err(e) => RunnerEvent::LaunchFailed(e),
+                };
+                let failed = matches!(ev, RunnerEvent::LaunchFailed(_));
+                let _ = events.send(ev);
                 let after: Box<dyn FnOnce() + Send> =
                     Box::new(move || cleanup(Some(&rootfs), &dirs));
-                wait_child(child, events, Some(after));
+                if failed {
+                    // Reap init and clean up; the launch is already reported.
+                    let (etx, _) = mpsc::unbounded_channel();
+                    wait_child(child, etx, Some(after));
+                } else {
+                    wait_child(child, events, Some(after));
+                }
             }
             Err(msg) => {
                 let _ = events.send(RunnerEvent::LaunchFailed(msg));
@@ -246,12 +260,37 @@ pub fn start(
     });
 }
 
+/// What init reports on the ready pipe: `started <pid>` or `failed <why>`.
+async fn read_ready(ready: OwnedFd) -> Result<(), String> {
+    use tokio::io::AsyncReadExt;
+    let mut rx = tokio::net::unix::pipe::Receiver::from_owned_fd(ready)
+        .map_err(|e| format!("the container's ready pipe: {e}"))?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 512];
+    while !buf.contains(&b'\n') && buf.len() < 64 * 1024 {
+        match rx.read(&mut chunk).await {
+            Ok(0) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) => return Err(format!("the container's ready pipe: {e}")),
+        }
+    }
+    let line = String::from_utf8_lossy(&buf);
+    let line = line.lines().next().unwrap_or("").trim();
+    match line.split_once(' ') {
+        Some(("started", _)) => Ok(()),
+        Some(("failed", why)) => Err(why.to_string()),
+        _ => Err("the container's init exited before starting it; see the sandbox's stderr".into()),
+    }
+}
+
+type Launched = (tokio::process::Child, OwnedFd, paddock_images::Rootfs, Dirs);
+
 async fn launch(
     env: &ExecutorEnv,
     task: &TaskInfo,
     info: &ContainerInfo,
     control: &ProcessControl,
-) -> Result<(tokio::process::Child, paddock_images::Rootfs, Dirs), String> {
+) -> Result<Launched, String> {
     let reference = info
         .image()
         .filter(|r| !r.is_empty())
@@ -279,15 +318,27 @@ async fn launch(
             return Err(e);
         }
     };
+    let pipe = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
+        .map_err(|e| format!("cannot create the ready pipe: {e}"));
+    let (ready_rx, ready_tx) = match pipe {
+        Ok(p) => p,
+        Err(e) => {
+            cleanup(Some(&rootfs), &dirs);
+            return Err(e);
+        }
+    };
     let launch = Launch {
         bundle: dirs.run.join("bundle"),
         id: container_id(env),
         state_root: dirs.run.join("state"),
         private_network: !info.network_infos.is_empty(),
+        ready_fd: Some(READY_FD),
     };
     super::runner::enter_pid_namespace();
-    match spawn_init(&launch, task) {
-        Ok(child) => Ok((child, rootfs, dirs)),
+    let spawned = spawn_init(&launch, task, &ready_tx);
+    drop(ready_tx);
+    match spawned {
+        Ok(child) => Ok((child, ready_rx, rootfs, dirs)),
         Err(e) => {
             cleanup(Some(&rootfs), &dirs);
             Err(e)
@@ -295,9 +346,16 @@ async fn launch(
     }
 }
 
+/// The fd number of the ready pipe in init.
+const READY_FD: i32 = 3;
+
 /// `paddock init -- ARGV` in container mode. The argv is only for `ps` on
 /// the host: the container runs what its spec says.
-fn spawn_init(launch: &Launch, task: &TaskInfo) -> Result<tokio::process::Child, String> {
+fn spawn_init(
+    launch: &Launch,
+    task: &TaskInfo,
+    ready: &OwnedFd,
+) -> Result<tokio::process::Child, String> {
     let me = std::env::current_exe().map_err(|e| format!("cannot find the paddock binary: {e}"))?;
     let mut cmd = tokio::process::Command::new(me);
     cmd.arg("init")
@@ -316,6 +374,17 @@ fn spawn_init(launch: &Launch, task: &TaskInfo) -> Result<tokio::process::Child,
         cmd.current_dir(parent);
     }
     cmd.stdin(std::process::Stdio::null());
+    let fd = ready.as_raw_fd();
+    // SAFETY: dup2 is async-signal-safe; the new fd 3 is not close-on-exec,
+    // and the pipe's own fds are.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(fd, READY_FD) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
     cmd.spawn()
         .map_err(|e| format!("cannot start the container's init: {e}"))
 }

@@ -1,0 +1,193 @@
+//! Launch latency of image containers: ACCEPT → TASK_RUNNING for a
+//! MESOS-container task from a cached busybox image on `paddock dev`,
+//! against `runc run --detach` of the same image's rootfs (a bundle made by
+//! `runc spec`), measured side by side: one Paddock launch, then one runc
+//! launch, N times.
+//!
+//! Needs root, docker-registry, skopeo, busybox-static and runc.
+//!
+//! cargo build --release -p paddock -p paddock-bench
+//! PADDOCK_BIN=target/release/paddock target/release/oci_launch --tasks 50
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use paddock_bench::summary;
+use paddock_images::testing::LocalRegistry;
+use paddock_images::{ImageStore, RootfsMode};
+use paddock_tests::scheduler::{command_task, Scheduler};
+use paddock_tests::{free_port, get_json, spawn, wait_for};
+use serde_json::{json, Value};
+
+fn arg(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn image_task(id: &str, offer: &Value, image: &str, cmd: &str) -> Value {
+    let mut t = command_task(id, offer, cmd, 0.1, 32.0);
+    t["container"] = json!({
+        "type": "MESOS",
+        "mesos": {"image": {"type": "DOCKER", "docker": {"name": image}}}
+    });
+    t
+}
+
+/// The image store of `paddock dev`'s agent.
+fn find_store(dir: &Path) -> Option<PathBuf> {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        if d.file_name().is_some_and(|n| n == "images") && d.join("layers").is_dir() {
+            return Some(d);
+        }
+        for e in std::fs::read_dir(&d).ok()?.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(e.path());
+            }
+        }
+    }
+    None
+}
+
+fn run_ok(cmd: &mut Command, what: &str) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A bundle from `runc spec` whose root is `rootfs`, running `sleep 1000`.
+fn runc_bundle(dir: &Path, rootfs: &Path) -> PathBuf {
+    let bundle = dir.join("runc-bundle");
+    std::fs::create_dir_all(&bundle).expect("bundle dir");
+    run_ok(
+        Command::new("runc").arg("spec").current_dir(&bundle),
+        "runc spec",
+    );
+    let path = bundle.join("config.json");
+    let mut spec: Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("config.json")).expect("spec json");
+    spec["root"] = json!({"path": rootfs, "readonly": false});
+    spec["process"]["terminal"] = json!(false);
+    spec["process"]["args"] = json!(["/bin/busybox", "sleep", "1000"]);
+    std::fs::write(&path, spec.to_string()).expect("write config.json");
+    bundle
+}
+
+/// `runc run --detach`: returns once the container's process runs.
+fn runc_once(bundle: &Path, id: &str) -> Duration {
+    let t0 = Instant::now();
+    run_ok(
+        Command::new("runc")
+            .args(["run", "--detach", "--bundle"])
+            .arg(bundle)
+            .arg(id)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+        "runc run",
+    );
+    let elapsed = t0.elapsed();
+    let _ = Command::new("runc").args(["kill", id, "KILL"]).output();
+    let _ = Command::new("runc")
+        .args(["delete", "--force", id])
+        .output();
+    elapsed
+}
+
+fn main() {
+    let total = arg("--tasks", 50);
+    let registry = LocalRegistry::start().unwrap_or_else(|e| panic!("registry: {e}"));
+    let image = registry
+        .push_busybox()
+        .unwrap_or_else(|e| panic!("push: {e}"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mp, ap) = (free_port(), free_port());
+    let cgroup_root = format!("paddock-bench-oci-{}", std::process::id());
+    let args: Vec<String> = [
+        "dev",
+        "--data-dir",
+        &dir.path().display().to_string(),
+        "--master-port",
+        &mp.to_string(),
+        "--agent-port",
+        &ap.to_string(),
+        "--cgroup-root",
+        &cgroup_root,
+        "--resources",
+        "cpus:8;mem:8192;disk:10000;ports:[31000-32000]",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut dev = spawn("dev", &args, &dir.path().join("dev.log"));
+    let master = format!("127.0.0.1:{mp}");
+    wait_for("paddock dev", Duration::from_secs(60), || {
+        let s = get_json(&format!("http://{master}/master/slaves"))?;
+        (s["slaves"].as_array()?.len() == 1).then_some(())
+    });
+    let mut s = Scheduler::subscribe(&master, json!({"user": "root", "name": "oci-launch"}));
+
+    // Warm-up: the first launch pulls the image into the agent's store.
+    let offer = s.next_offer(Duration::from_secs(30));
+    s.launch(&offer, vec![image_task("warm", &offer, &image, "true")]);
+    s.wait_state("warm", "TASK_FINISHED", Duration::from_secs(120));
+
+    let store_root = find_store(dir.path()).expect("the agent's image store");
+    let store = ImageStore::open(&store_root).expect("open the store");
+    let img = store.image(&image).expect("the pulled image");
+    let runc_dir = dir.path().join("runc");
+    let rootfs = store
+        .prepare_rootfs(&img, &runc_dir, RootfsMode::Copy)
+        .expect("runc rootfs");
+    let bundle = runc_bundle(dir.path(), &rootfs.path);
+
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for i in 0..total {
+        let offer = s.next_offer(Duration::from_secs(30));
+        let id = format!("oci-{i}");
+        let task = image_task(&id, &offer, &image, "exec /bin/busybox sleep 1000");
+        let t0 = Instant::now();
+        assert_eq!(s.launch(&offer, vec![task]), 202);
+        loop {
+            let e = s.next_event("UPDATE", Duration::from_secs(60));
+            let st = &e["update"]["status"];
+            let elapsed = t0.elapsed();
+            s.ack(st);
+            if st["task_id"]["value"] != id.as_str() {
+                continue;
+            }
+            match st["state"].as_str() {
+                Some("TASK_RUNNING") => {
+                    ours.push(elapsed);
+                    break;
+                }
+                Some(other) => panic!("{id}: {other}: {st}"),
+                None => {}
+            }
+        }
+        s.call(json!({"type": "KILL", "kill": {"task_id": {"value": &id}}}));
+        s.wait_state(&id, "TASK_KILLED", Duration::from_secs(60));
+        theirs.push(runc_once(&bundle, &format!("paddock-bench-runc-{i}")));
+    }
+    println!(
+        "paddock accept->TASK_RUNNING (cached image): {}",
+        summary(&mut ours)
+    );
+    println!(
+        "runc run --detach (same rootfs):            {}",
+        summary(&mut theirs)
+    );
+    let p50 = ours[ours.len() / 2].as_secs_f64();
+    let r50 = theirs[theirs.len() / 2].as_secs_f64();
+    println!("ratio p50 paddock/runc: {:.2}x", p50 / r50);
+    dev.kill9();
+    paddock_tests::kill_cgroup_tree(&cgroup_root);
+}
