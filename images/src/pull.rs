@@ -79,6 +79,27 @@ impl ImageStore {
         }
     }
 
+    /// The stored image for `reference`, pulled first when it is missing or
+    /// when `force` (Mesos's and Marathon's `forcePullImage`).
+    pub async fn get_or_pull(
+        &self,
+        reference: &str,
+        auth: Option<Credentials>,
+        force: bool,
+    ) -> Result<Image, ImageError> {
+        if !force {
+            let store = self.clone();
+            let r = reference.to_string();
+            let found = tokio::task::spawn_blocking(move || store.get(&r))
+                .await
+                .map_err(|e| ImageError::io("look up image", std::io::Error::other(e)))?;
+            if let Some(img) = found {
+                return Ok(img);
+            }
+        }
+        self.pull(reference, auth).await
+    }
+
     fn client(&self, registry: &str, plain_http: bool) -> Result<Client, ImageError> {
         let certs = self
             .inner

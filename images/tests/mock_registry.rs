@@ -304,3 +304,36 @@ async fn concurrent_pulls_of_one_image_agree() {
     .unwrap();
     assert_eq!((report.blobs_removed, report.layers_removed), (0, 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_or_pull_uses_the_cache_unless_forced() {
+    let v1 = image();
+    let (content, m1) = docker_content(&v1, "app", "v1");
+    let reg = MockRegistry::start(content).await;
+    let (_tmp, store) = new_store();
+    let r = format!("{}/app:v1", reg.host());
+    assert_eq!(
+        store
+            .get_or_pull(&r, None, false)
+            .await
+            .unwrap()
+            .manifest_digest,
+        m1.digest
+    );
+    drop(reg);
+    // The registry is gone: the cached image is still served...
+    assert_eq!(
+        store
+            .get_or_pull(&r, None, false)
+            .await
+            .unwrap()
+            .manifest_digest,
+        m1.digest
+    );
+    // ...but a forced pull has to reach it.
+    let err = store.get_or_pull(&r, None, true).await.unwrap_err();
+    assert!(
+        matches!(err, ImageError::RegistryUnreachable { .. }),
+        "{err}"
+    );
+}
