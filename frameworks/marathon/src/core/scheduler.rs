@@ -668,6 +668,17 @@ impl Scheduler {
             .map(|i| i.task_id.clone())
             .collect();
         for id in ids {
+            if let Some(inst) = self.instances.get(&id) {
+                self.out.push(Effect::Event(CoreEvent::InstanceChanged {
+                    instance_id: inst.task_id.clone(),
+                    condition: condition(TaskState::TaskGone).to_string(),
+                    run_spec_id: inst.app_id.clone(),
+                    agent_id: inst.agent_id.value.clone(),
+                    host: inst.place.hostname.clone(),
+                    run_spec_version: inst.version.clone(),
+                    timestamp: now,
+                }));
+            }
             self.expunge(&id, TaskState::TaskGone, Some("Agent was removed"), now);
         }
         self.reconcile_apps(now);

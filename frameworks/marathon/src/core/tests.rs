@@ -816,6 +816,10 @@ fn agent_loss_replaces_its_tasks() {
     let tasks = launched(&s.take_effects());
     run_all(&mut s, &tasks, t(1));
     s.agent_failed(&AgentId::new("agent-h1"), t(2));
+    let fx = s.take_effects();
+    assert!(events(&fx)
+        .iter()
+        .any(|e| matches!(e, CoreEvent::InstanceChanged { condition, .. } if condition == "Gone")));
     assert_eq!(s.instances_of("/al").count(), 0);
     assert_eq!(s.app("/al").map(|a| a.wanted), Some(1));
 }
