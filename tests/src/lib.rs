@@ -175,10 +175,10 @@ impl Cluster {
         ];
         // The built-in frameworks would all want :8080 and :4400; tests
         // that need them pass their own free ports.
-        if !master_args.iter().any(|a| *a == "--marathon-port") {
+        if !master_args.contains(&"--marathon-port") {
             args.extend(["--marathon-port".into(), "0".into()]);
         }
-        if !master_args.iter().any(|a| *a == "--chronos-port") {
+        if !master_args.contains(&"--chronos-port") {
             args.extend(["--chronos-port".into(), "0".into()]);
         }
         args.extend(master_args.iter().map(|s| s.to_string()));
