@@ -749,6 +749,13 @@ async fn system_endpoints() {
         .unwrap();
     assert!(prom.contains("marathon_apps_active_gauge 0"), "{prom}");
 
+    let resp = client()
+        .post(format!("{}/v2/info", s.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(resp.headers()["content-type"], "application/json");
     let (st, e) = get(&s, "/v2/nothing/here").await;
     assert_eq!(st, StatusCode::NOT_FOUND);
     assert!(e.get("message").is_some());

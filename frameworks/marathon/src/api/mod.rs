@@ -146,18 +146,45 @@ pub fn router(state: ApiState) -> Router {
         .route("/v2/apps/{*rest}", any(apps::member))
         .route("/v2/groups", any(groups::handle_root))
         .route("/v2/groups/{*rest}", any(groups::handle))
-        .route("/v2/tasks", get(tasks::list))
-        .route("/v2/tasks/delete", post(tasks::delete_many))
-        .route("/v2/deployments", get(deployments::list))
+        .route(
+            "/v2/tasks",
+            get(tasks::list).fallback(system::method_not_allowed),
+        )
+        .route(
+            "/v2/tasks/delete",
+            post(tasks::delete_many).fallback(system::method_not_allowed),
+        )
+        .route(
+            "/v2/deployments",
+            get(deployments::list).fallback(system::method_not_allowed),
+        )
         .route("/v2/deployments/{id}", any(deployments::member))
-        .route("/v2/queue", get(deployments::queue))
+        .route(
+            "/v2/queue",
+            get(deployments::queue).fallback(system::method_not_allowed),
+        )
         .route("/v2/queue/{*rest}", any(deployments::queue_member))
-        .route("/v2/events", get(sse::events))
-        .route("/v2/info", get(system::info))
+        .route(
+            "/v2/events",
+            get(sse::events).fallback(system::method_not_allowed),
+        )
+        .route(
+            "/v2/info",
+            get(system::info).fallback(system::method_not_allowed),
+        )
         .route("/v2/leader", any(system::leader))
-        .route("/ping", get(system::ping))
-        .route("/metrics", get(system::metrics))
-        .route("/metrics/prometheus", get(system::prometheus))
+        .route(
+            "/ping",
+            get(system::ping).fallback(system::method_not_allowed),
+        )
+        .route(
+            "/metrics",
+            get(system::metrics).fallback(system::method_not_allowed),
+        )
+        .route(
+            "/metrics/prometheus",
+            get(system::prometheus).fallback(system::method_not_allowed),
+        )
         .fallback(system::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

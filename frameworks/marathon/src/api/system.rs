@@ -300,6 +300,14 @@ pub(crate) async fn prometheus(State(state): State<ApiState>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }
 
+pub(crate) async fn method_not_allowed() -> Response {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "HTTP 405 Method Not Allowed",
+    )
+    .into_response()
+}
+
 pub(crate) async fn not_found() -> Response {
     ApiError::not_found("URI not found").into_response()
 }

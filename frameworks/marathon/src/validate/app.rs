@@ -276,9 +276,6 @@ fn ports(app: &AppDefinition, out: &mut Vec<Violation>) {
             out.push(Violation::new("/portDefinitions", "Ports must be unique."));
         }
     }
-    if app.require_ports && defs.iter().any(|d| d.port == 0) && !defs.is_empty() {
-        // Marathon allows it (the port is chosen at deploy time); nothing to report.
-    }
     for (i, m) in app.port_mappings().iter().enumerate() {
         let p = format!("/container/portMappings({i})");
         port_in_range(out, format!("{p}/containerPort"), m.container_port);
