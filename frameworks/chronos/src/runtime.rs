@@ -63,6 +63,9 @@ pub struct ChronosConfig {
     pub offer_hold: Duration,
     /// How often active runs are reconciled with the master.
     pub reconcile_interval: Duration,
+    /// A task still TASK_STAGING this long after its launch is killed and
+    /// retried (counted as lost if the kill gets no answer either).
+    pub staging_timeout: Duration,
 }
 
 impl ChronosConfig {
@@ -85,6 +88,7 @@ impl ChronosConfig {
             history_limit: crate::core::DEFAULT_HISTORY_LIMIT,
             offer_hold: Duration::from_secs(2),
             reconcile_interval: Duration::from_secs(300),
+            staging_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -123,7 +127,12 @@ pub async fn run(
         }
     });
     let (svc, effects) = Service::open(store, format!("{hostname}:{}", local.port()))?;
-    svc.lock().core.set_history_limit(config.history_limit);
+    {
+        let mut st = svc.lock();
+        st.core.set_history_limit(config.history_limit);
+        st.core
+            .set_staging_timeout(config.staging_timeout.as_millis() as Millis);
+    }
     let svc = Arc::new(svc);
     {
         let st = svc.lock();

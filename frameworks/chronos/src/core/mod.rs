@@ -58,6 +58,8 @@ pub use types::*;
 
 /// Runs kept per job once they are over.
 pub const DEFAULT_HISTORY_LIMIT: usize = 100;
+/// How long a task may stay TASK_STAGING before it is killed and retried.
+pub const DEFAULT_STAGING_TIMEOUT: Millis = 60_000;
 /// Of those, the newest kept in memory as well.
 pub const DEFAULT_MEMORY_HISTORY: usize = 2;
 /// Missed slots recorded one by one after a long downtime; older ones are
@@ -157,6 +159,9 @@ pub struct Core {
     history: HashMap<String, BTreeSet<Millis>>,
     /// Jobs whose in-memory history may need trimming after persisting.
     trim: BTreeSet<String>,
+    /// A task still STAGING this long after its launch is killed (and
+    /// retried); after twice as long without any answer it counts as lost.
+    staging_timeout: Millis,
 }
 
 impl Default for Core {
@@ -180,6 +185,7 @@ impl Core {
             memory_history: DEFAULT_MEMORY_HISTORY,
             history: HashMap::new(),
             trim: BTreeSet::new(),
+            staging_timeout: DEFAULT_STAGING_TIMEOUT,
         }
     }
 
@@ -213,6 +219,10 @@ impl Core {
 
     pub fn set_history_limit(&mut self, limit: usize) {
         self.history_limit = limit.max(1);
+    }
+
+    pub fn set_staging_timeout(&mut self, timeout: Millis) {
+        self.staging_timeout = timeout.max(1);
     }
 
     pub fn set_memory_history(&mut self, limit: usize) {
@@ -315,7 +325,22 @@ impl Core {
                         }
                     }
                 }
-                RunState::Staging | RunState::Running if r.kill.is_none() => {
+                RunState::Staging if r.kill.is_none() || r.kill == Some(KillCause::Timeout) => {
+                    if let Some(start) = r.started {
+                        let factor = if r.kill.is_none() { 1 } else { 2 };
+                        consider(start.saturating_add(self.staging_timeout * factor));
+                    }
+                    if let (Some(e), Some(start), None) = (self.jobs.get(&r.job), r.started, r.kill)
+                    {
+                        if e.job.max_completion_time > 0 {
+                            consider(
+                                start
+                                    .saturating_add(e.job.max_completion_time.saturating_mul(1000)),
+                            );
+                        }
+                    }
+                }
+                RunState::Running if r.kill.is_none() => {
                     if let (Some(e), Some(start)) = (self.jobs.get(&r.job), r.started) {
                         if e.job.max_completion_time > 0 {
                             consider(
@@ -676,10 +701,27 @@ impl Core {
         // FORBID runs that waited too long; runs over their time limit.
         let mut skip = Vec::new();
         let mut kill = Vec::new();
+        let mut stuck = Vec::new();
+        let mut lost = Vec::new();
         for r in self.live_runs() {
             let Some(e) = self.jobs.get(&r.job) else {
                 continue;
             };
+            if let (RunState::Staging, Some(start)) = (r.state, r.started) {
+                match r.kill {
+                    None if now >= start.saturating_add(self.staging_timeout) => {
+                        stuck.push(r.key());
+                        continue;
+                    }
+                    Some(KillCause::Timeout)
+                        if now >= start.saturating_add(2 * self.staging_timeout) =>
+                    {
+                        lost.push(r.key());
+                        continue;
+                    }
+                    _ => {}
+                }
+            }
             match r.state {
                 RunState::Pending
                     if r.kind == RunKind::Scheduled
@@ -713,6 +755,36 @@ impl Core {
                 self.touch_run(&k);
                 self.prune_history(&k.job);
             }
+        }
+        for k in stuck {
+            if let Some(run) = self.runs.get_mut(&k) {
+                run.kill = Some(KillCause::Timeout);
+                run.message = Some(format!(
+                    "killed: still TASK_STAGING {:.0} s after its launch",
+                    self.staging_timeout as f64 / 1000.0
+                ));
+                if let Some(t) = &run.task_id {
+                    self.effects.push(Effect::Kill {
+                        task_id: t.clone(),
+                        agent_id: run.agent_id.clone(),
+                    });
+                }
+                self.touch_run(&k);
+            }
+        }
+        for k in lost {
+            // Killed, and still no answer: the task never started. Count
+            // the attempt as lost so the retry policy can act.
+            if let Some(run) = self.runs.get_mut(&k) {
+                run.task_state = Some("TASK_LOST".into());
+                run.message = Some("no status update after the kill of a task stuck in TASK_STAGING; counted as lost".into());
+                if let Some(t) = run.task_id.clone() {
+                    self.by_task.remove(&t);
+                }
+            }
+            self.touch_run(&k);
+            self.attempt_failed(&k, now);
+            self.sync_live(&k);
         }
         for k in kill {
             if let Some(run) = self.runs.get_mut(&k) {

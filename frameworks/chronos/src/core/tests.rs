@@ -462,6 +462,40 @@ fn max_completion_time_kills_and_retries() {
 }
 
 #[test]
+fn a_task_stuck_in_staging_is_killed_then_counted_as_lost() {
+    let mut core = Core::new();
+    let t0 = ms(T0);
+    put(
+        &mut core,
+        r#"{"name":"s","schedule":"R1//PT1H","retries":1,"retryBackoffSeconds":1}"#,
+        t0,
+    );
+    let l = launch_all(&mut core, t0);
+    assert_eq!(core.next_wake(t0 + 1), Some(t0 + DEFAULT_STAGING_TIMEOUT));
+    core.tick(t0 + DEFAULT_STAGING_TIMEOUT);
+    assert_eq!(
+        core.take_effects(),
+        vec![Effect::Kill {
+            task_id: l[0].1.clone(),
+            agent_id: Some("agent-1".into())
+        }]
+    );
+    // The kill gets no answer either: the attempt is lost and retried.
+    core.tick(t0 + 2 * DEFAULT_STAGING_TIMEOUT);
+    let r = &core.runs_of("s")[0];
+    assert_eq!((r.state, r.attempt), (RunState::Pending, 1));
+    assert!(core.active_runs().is_empty());
+    // A late update for the old attempt changes nothing.
+    assert!(!update(
+        &mut core,
+        &l[0].1,
+        "TASK_FINISHED",
+        t0 + 2 * DEFAULT_STAGING_TIMEOUT + 5
+    ));
+    assert_eq!(core.job("s").unwrap().success_count, 0);
+}
+
+#[test]
 fn task_kill_cancels_and_kills() {
     let mut core = Core::new();
     let t0 = ms(T0);
