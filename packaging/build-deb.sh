@@ -75,8 +75,10 @@ fi
 
 mkdir -p "$out"
 # cargo-deb prints the path of the .deb it wrote.
+# --strip: the release profile keeps debug info (for profiling and
+# backtraces in the tree); the package ships the binary without it.
 deb="$(cargo deb -p paddock --profile "$profile" --deb-version "$version" \
-  --output "$out" "${extra[@]}" | tail -n 1)"
+  --strip --output "$out" "${extra[@]}" | tail -n 1)"
 [ -f "$deb" ] || {
   echo "build-deb: cargo deb did not report a .deb (got '$deb')" >&2
   exit 1
