@@ -53,6 +53,13 @@ if [ "${#missing[@]}" -gt 0 ]; then
   fi
 fi
 
+# cargo-deb builds the .deb the packaging test installs; building it inside
+# the test would take most of the test's time limit.
+if [ "${PADDOCK_SKIP_CARGO_DEB:-0}" != "1" ] && ! cargo deb --version >/dev/null 2>&1; then
+  echo "setup: cargo install cargo-deb 3.8.0"
+  cargo install cargo-deb --locked --version 3.8.0 -q || { echo "setup: cargo install cargo-deb failed" >&2; exit 1; }
+fi
+
 if [ "${PADDOCK_SKIP_PYTHON:-0}" != "1" ]; then
   bash "$here/setup-python.sh"
 fi
