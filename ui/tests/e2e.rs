@@ -361,6 +361,32 @@ async fn flows(client: &Client, ui: &str) -> R<()> {
     })
     .await?;
 
+    // Versions: the scale made a second version; diff it with the first.
+    client
+        .find(Locator::XPath("//button[text()='Versions']"))
+        .await?
+        .click()
+        .await?;
+    let diff = client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath("(//button[text()='Diff'])[last()]"))
+        .await?;
+    diff.click().await?;
+    until("a version diff", Duration::from_secs(10), || async {
+        texts(client, ".diff .del, .diff .add")
+            .await
+            .into_iter()
+            .find(|t| t.contains("instances"))
+    })
+    .await?;
+    shot(client, "05a-app-versions").await?;
+    client
+        .find(Locator::XPath("//button[starts-with(text(),'Instances')]"))
+        .await?
+        .click()
+        .await?;
+
     // 3. Kill a task and see it replaced.
     let victim = three[0].clone();
     let kill = client
@@ -500,6 +526,28 @@ async fn flows(client: &Client, ui: &str) -> R<()> {
         .for_element(Locator::Css("tr[data-job]"))
         .await?;
     shot(client, "14-jobs").await?;
+    // Two more jobs depending on the first one, for the graph.
+    for (name, parent) in [("e2e-report", "e2e-hello"), ("e2e-mail", "e2e-report")] {
+        let job =
+            json!({"name": name, "command": "true", "parents": [parent], "cpus": 0.1, "mem": 32});
+        reqwest::Client::new()
+            .post(format!("{ui}/ui/api/chronos/v1/scheduler/dependency"))
+            .json(&job)
+            .send()
+            .await?
+            .error_for_status()?;
+    }
+    client.goto(&format!("{ui}/#/jobs/graph")).await?;
+    until("3 nodes in the graph", Duration::from_secs(15), || async {
+        let n = client
+            .find_all(Locator::Css(".graph .node"))
+            .await
+            .map(|v| v.len())
+            .unwrap_or(0);
+        (n == 3).then_some(())
+    })
+    .await?;
+    shot(client, "14a-job-graph").await?;
     client.find(Locator::Id("theme")).await?.click().await?;
     client.goto(&format!("{ui}/#/app/e2e/web")).await?;
     client

@@ -75,7 +75,13 @@ export function marathonEvents(fn) {
       source.addEventListener(t, (e) => dispatch(t, e.data));
     }
   }
-  return () => listeners.delete(fn);
+  return () => {
+    listeners.delete(fn);
+    // Close the stream when no view needs it (checked after navigation settles).
+    setTimeout(() => {
+      if (!listeners.size && source) { source.close(); source = null; setLive(null, "auto-refresh"); }
+    }, 0);
+  };
 }
 
 function dispatch(type, raw) {

@@ -256,7 +256,14 @@ async function versions(el, app, refresh) {
       h("td", {}, h("button", { type: "button", class: "btn small", onclick: () => show(v) }, "Diff")))))) ), diff);
 }
 
-function clean(app) { const o = { ...app }; delete o.version; delete o.versionInfo; return o; }
+function clean(app) { const o = { ...app }; delete o.version; delete o.versionInfo; return canonical(o); }
+
+// The same value with object keys sorted, so a diff shows changes, not key order.
+export function canonical(v) {
+  if (Array.isArray(v)) return v.map(canonical);
+  if (v && typeof v === "object") return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical(v[k])]));
+  return v;
+}
 
 function failure(el, app) {
   const f = app.lastTaskFailure;

@@ -24,11 +24,21 @@ function append(el, children) {
   }
 }
 
-// Replaces the children of el.
+// Replaces the children of el. Table cells get a data-label from their
+// column header, which the phone layout shows in front of each value.
 export function mount(el, ...children) {
   el.replaceChildren();
   append(el, children);
+  for (const table of el.querySelectorAll("table")) labelCells(table);
   return el;
+}
+
+function labelCells(table) {
+  const heads = [...table.querySelectorAll("thead th")].map((th) => th.textContent.trim());
+  if (!heads.some(Boolean)) return;
+  for (const tr of table.tBodies[0] ? table.tBodies[0].rows : []) {
+    [...tr.cells].forEach((td, i) => { if (heads[i] && i > 0) td.dataset.label = heads[i]; });
+  }
 }
 
 // SVG elements need their namespace.
