@@ -41,7 +41,7 @@ fn bench(c: &mut Criterion) {
             |mut core| {
                 core.tick(minute);
                 let keys = core.launchable(minute);
-                assert_eq!(keys.len(), 1_000);
+                assert!(keys.len() >= 1_000);
                 core.take_changes()
             },
             criterion::BatchSize::LargeInput,

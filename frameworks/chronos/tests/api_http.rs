@@ -359,6 +359,15 @@ async fn run_now_mark_success_stats_and_paddock_reads() {
         ])
     );
     assert_eq!(next["description"], "every hour UTC");
+    // An Rn schedule shows no more runs than it has left.
+    let mut two = scheduled("two");
+    two["schedule"] = json!("R2/2030-01-01T00:00:00Z/P1D");
+    s.post("/v1/scheduler/iso8601", two).await;
+    let (_, next) = s.get("/v1/scheduler/job/two/next?count=5").await;
+    assert_eq!(
+        next["next"],
+        json!(["2030-01-01T00:00:00.000Z", "2030-01-02T00:00:00.000Z"])
+    );
     let (_, rows) = s.get("/v1/scheduler/jobs/overview").await;
     assert_eq!(rows[1]["name"], "job1");
     assert_eq!(rows[1]["nextRun"], "2030-01-01T00:00:00.000Z");

@@ -333,6 +333,9 @@ async fn job_next(
                     .map(to_millis),
             );
             v.truncate(count);
+            if let Some(left) = s.repeat() {
+                v.truncate(usize::try_from(left).unwrap_or(usize::MAX));
+            }
             v.into_iter().map(format_utc).collect()
         }
         _ => Vec::new(),
