@@ -147,6 +147,30 @@ fn subscribe(agent: Arc<Agent>, call: Call) -> Response {
                 }
             }
         }
+        // Tasks sent to this executor that it has never reported on and does
+        // not list as launched: an agent that died right after sending the
+        // LAUNCH cannot know whether it arrived, so it sends it again (our
+        // executor ignores a LAUNCH for a task it already runs).
+        let reported: std::collections::HashSet<&paddock_proto::mesos::TaskId> = call
+            .subscribe
+            .iter()
+            .flat_map(|s| {
+                s.unacknowledged_tasks
+                    .iter()
+                    .map(|t| &t.task_id)
+                    .chain(s.unacknowledged_updates.iter().map(|u| &u.status.task_id))
+            })
+            .collect();
+        let relaunch: Vec<paddock_proto::mesos::TaskInfo> = inner
+            .tasks
+            .values()
+            .filter(|t| {
+                t.container_id == cid
+                    && t.state == paddock_proto::mesos::TaskState::TaskStaging
+                    && !reported.contains(&t.info.task_id)
+            })
+            .map(|t| t.info.clone())
+            .collect();
         let framework = inner.frameworks.get(&call.framework_id).cloned();
         if agent.stop.is_cancelled() {
             return error(StatusCode::SERVICE_UNAVAILABLE, "the agent is stopping");
@@ -169,7 +193,14 @@ fn subscribe(agent: Arc<Agent>, call: Call) -> Response {
         for ev in &acked {
             let _ = tx.send(encode(ev));
         }
-        for task in std::mem::take(&mut c.queued) {
+        let mut launches = std::mem::take(&mut c.queued);
+        for task in relaunch {
+            if !launches.iter().any(|q| q.task_id == task.task_id) {
+                tracing::info!(task = %task.task_id, "sending LAUNCH again to a re-subscribed executor");
+                launches.push(task);
+            }
+        }
+        for task in launches {
             let ev = Event::Launch {
                 launch: Box::new(LaunchEvent {
                     framework_info: framework.clone(),
