@@ -196,6 +196,9 @@ pub fn run_master(args: MasterArgs) -> i32 {
                 config: args.flags.config(),
             })
             .await?;
+            let mut server = server;
+            let ui = args.builtins.ui_config(server.local_addr(), args.bind);
+            server.merge_routes(paddock_ui::router(ui.clone()));
             let builtins = crate::frameworks::start(
                 &args.builtins,
                 crate::frameworks::Placement {
@@ -203,6 +206,7 @@ pub fn run_master(args: MasterArgs) -> i32 {
                     bind: args.bind,
                     hostname: args.hostname.clone(),
                     data_dir: &args.data_dir,
+                    ui,
                 },
             );
             serve_master_with(server, builtins).await
@@ -370,6 +374,9 @@ pub fn run_dev(args: DevArgs) -> i32 {
             let mut agent = tokio::spawn(paddock_agent::run(config, async move {
                 let _ = agent_stop.changed().await;
             }));
+            let ui = args.builtins.ui_config(master_addr, args.bind);
+            let mut server = server;
+            server.merge_routes(paddock_ui::router(ui.clone()));
             let mut builtins = crate::frameworks::start(
                 &args.builtins,
                 crate::frameworks::Placement {
@@ -377,6 +384,7 @@ pub fn run_dev(args: DevArgs) -> i32 {
                     bind: args.bind,
                     hostname: Some(args.bind.to_string()),
                     data_dir: &data_dir,
+                    ui,
                 },
             );
             let master = tokio::spawn(server.serve(async move {

@@ -85,6 +85,36 @@ pub struct Placement<'a> {
     pub hostname: Option<String>,
     /// Their state goes to `<data_dir>/marathon` and `<data_dir>/chronos`.
     pub data_dir: &'a Path,
+    /// The web UI, served on their ports too.
+    pub ui: paddock_ui::UiConfig,
+}
+
+impl BuiltinFlags {
+    fn marathon_on(&self) -> bool {
+        !self.no_marathon && self.marathon_port != 0
+    }
+
+    fn chronos_on(&self) -> bool {
+        !self.no_chronos && self.chronos_port != 0
+    }
+
+    /// Where the UI finds the master and the enabled frameworks, all on
+    /// this host.
+    pub fn ui_config(&self, master: std::net::SocketAddr, bind: IpAddr) -> paddock_ui::UiConfig {
+        let host = if bind.is_unspecified() {
+            "127.0.0.1".to_string()
+        } else {
+            bind.to_string()
+        };
+        let mut ui = paddock_ui::UiConfig::new(format!("http://{}", local_master(master)));
+        ui.marathon = self
+            .marathon_on()
+            .then(|| format!("http://{host}:{}", self.marathon_port));
+        ui.chronos = self
+            .chronos_on()
+            .then(|| format!("http://{host}:{}", self.chronos_port));
+        ui
+    }
 }
 
 fn marathon_config(
@@ -118,14 +148,15 @@ pub fn start(flags: &BuiltinFlags, at: Placement<'_>) -> Running {
         let _ = rx.wait_for(|s| *s).await;
     };
     let mut tasks: Vec<(&'static str, JoinHandle<Result<()>>)> = Vec::new();
-    if !flags.no_marathon && flags.marathon_port != 0 {
-        let config = marathon_config(
+    if flags.marathon_on() {
+        let mut config = marathon_config(
             at.master.clone(),
             at.bind,
             flags.marathon_port,
             at.data_dir.join("marathon"),
             at.hostname.clone(),
         );
+        config.extra_routes = Some(paddock_ui::router(at.ui.clone()));
         let until = stopped(stop_rx.clone());
         tasks.push((
             "marathon",
@@ -135,14 +166,15 @@ pub fn start(flags: &BuiltinFlags, at: Placement<'_>) -> Running {
             }),
         ));
     }
-    if !flags.no_chronos && flags.chronos_port != 0 {
-        let config = chronos_config(
+    if flags.chronos_on() {
+        let mut config = chronos_config(
             at.master.clone(),
             at.bind,
             flags.chronos_port,
             at.data_dir.join("chronos"),
             at.hostname.clone(),
         );
+        config.extra_routes = Some(paddock_ui::router(at.ui.clone()));
         let until = stopped(stop_rx.clone());
         tasks.push((
             "chronos",

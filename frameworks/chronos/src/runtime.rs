@@ -42,6 +42,9 @@ const SERVER_GRACE: Duration = Duration::from_millis(2500);
 /// How `paddock` runs Chronos.
 #[derive(Debug, Clone)]
 pub struct ChronosConfig {
+    /// More routes served on the same port (the web UI); their paths must
+    /// not overlap the API's.
+    pub extra_routes: Option<axum::Router>,
     /// The Mesos master, `host:port`.
     pub master: String,
     /// Address and port of the REST API (Chronos's port is 4400).
@@ -76,6 +79,7 @@ impl ChronosConfig {
         data_dir: impl Into<PathBuf>,
     ) -> ChronosConfig {
         ChronosConfig {
+            extra_routes: None,
             master: master.into(),
             bind,
             port,
@@ -161,7 +165,10 @@ pub async fn run(
     tracing::info!(address = %local, master = %config.master, "chronos: serving the REST API");
 
     let (stop_tx, mut stop_rx) = watch::channel(false);
-    let app = crate::api::router(svc.clone());
+    let mut app = crate::api::router(svc.clone());
+    if let Some(extra) = config.extra_routes.clone() {
+        app = app.merge(extra);
+    }
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {

@@ -37,6 +37,9 @@ pub const FAILOVER_TIMEOUT_SECONDS: f64 = 604_800.0;
 /// How `paddock` runs Marathon.
 #[derive(Debug, Clone)]
 pub struct MarathonConfig {
+    /// More routes served on the same port (the web UI); their paths must
+    /// not overlap the API's.
+    pub extra_routes: Option<axum::Router>,
     /// The Mesos master, `host:port`.
     pub master: String,
     /// Address and port of the REST API (Marathon's default port is 8080).
@@ -66,6 +69,7 @@ impl MarathonConfig {
         data_dir: impl Into<PathBuf>,
     ) -> MarathonConfig {
         MarathonConfig {
+            extra_routes: None,
             master: master.into(),
             bind,
             port,
@@ -174,7 +178,10 @@ pub async fn run(
     ));
 
     let (stop_tx, mut stop_rx) = watch::channel(false);
-    let app = router(api.clone());
+    let mut app = router(api.clone());
+    if let Some(extra) = config.extra_routes.clone() {
+        app = app.merge(extra);
+    }
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
