@@ -217,6 +217,15 @@ async fn load(
             usable.as_millis(),
             counter.0.load(Ordering::Relaxed)
         );
+        let dir = std::path::PathBuf::from(
+            std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()),
+        )
+        .join("ui-screenshots");
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(
+            dir.join(format!("bench-{name}.png")),
+            client.screenshot().await?,
+        )?;
     }
     client.close().await?;
     child.kill().await?;

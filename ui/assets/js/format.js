@@ -3,6 +3,7 @@ import { h } from "./dom.js";
 
 export function mb(v) {
   if (v == null || isNaN(v)) return "–";
+  if (v >= 1024 * 1024) return `${(v / 1024 / 1024).toFixed(1)} TB`;
   return v >= 1024 ? `${(v / 1024).toFixed(v >= 10240 ? 0 : 1)} GB` : `${Math.round(v)} MB`;
 }
 export function bytes(v) {

@@ -27,7 +27,15 @@ export function layout(rows) {
       const avg = (r) => { const ps = (r.parents || []).filter((p) => pos.has(p)); return ps.length ? ps.reduce((s, p) => s + pos.get(p), 0) / ps.length : 0; };
       layer.sort((a, b) => avg(a) - avg(b) || a.name.localeCompare(b.name));
     } else layer.sort((a, b) => a.name.localeCompare(b.name));
-    layer.forEach((r, i) => pos.set(r.name, i));
+    // A child sits level with its parents when that row is free, else lower.
+    let next = 0;
+    for (const r of layer) {
+      const ps = (r.parents || []).filter((p) => pos.has(p));
+      const want = li > 0 && ps.length ? Math.round(ps.reduce((s, p) => s + pos.get(p), 0) / ps.length) : next;
+      const slot = Math.max(next, want);
+      pos.set(r.name, slot);
+      next = slot + 1;
+    }
   });
   return { layers, pos };
 }
@@ -56,7 +64,7 @@ function render(box, rows) {
   const { layers, pos } = layout(rows);
   const W = 190, H = 46, GX = 70, GY = 18;
   const x = (li) => 20 + li * (W + GX);
-  const maxRows = Math.max(...layers.map((l) => l.length));
+  const maxRows = Math.max(...[...pos.values()]) + 1;
   const y = (i) => 20 + i * (H + GY);
   const layerOf = new Map();
   layers.forEach((l, li) => l.forEach((r) => layerOf.set(r.name, li)));
