@@ -94,6 +94,19 @@ mod tests {
         );
     }
 
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_cached_image_needs_no_registry_and_cached_false_pulls_again() {
+        let reg = paddock_images::testing::LocalRegistry::start().unwrap();
+        let image = reg.push_busybox().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (_, first) = provision(dir.path(), &image, true).await.unwrap();
+        drop(reg);
+        let (_, again) = provision(dir.path(), &image, true).await.unwrap();
+        assert_eq!(first.manifest_digest, again.manifest_digest);
+        let err = provision(dir.path(), &image, false).await.unwrap_err();
+        assert!(err.contains("cannot pull"), "{err}");
+    }
+
     #[tokio::test]
     async fn a_missing_image_is_an_error_naming_it() {
         let dir = tempfile::tempdir().unwrap();
