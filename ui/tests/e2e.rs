@@ -406,6 +406,34 @@ async fn flows(client: &Client, ui: &str) -> R<()> {
     assert!(!replaced.contains(&victim));
     shot(client, "06-app-replaced").await?;
 
+    // The edit form loads the app; JSON mode shows the same definition.
+    client.goto(&format!("{ui}/#/app-edit/e2e/web")).await?;
+    until("the edit form to load", Duration::from_secs(10), || async {
+        let v = client
+            .find(Locator::Id("f-id"))
+            .await
+            .ok()?
+            .prop("value")
+            .await
+            .ok()??;
+        (v == "/e2e/web").then_some(())
+    })
+    .await?;
+    client
+        .find(Locator::XPath("//button[text()='JSON mode']"))
+        .await?
+        .click()
+        .await?;
+    let json_text = client
+        .find(Locator::Id("f-json"))
+        .await?
+        .prop("value")
+        .await?
+        .unwrap_or_default();
+    assert!(json_text.contains("\"GREETING\": \"hello\""), "{json_text}");
+    assert!(json_text.contains("\"instances\": 3"), "{json_text}");
+    shot(client, "06a-app-json-mode").await?;
+
     // 4. Watch a log follow: the server logs every health check to stderr.
     client.goto(&format!("{ui}/#/task/{}", replaced[0])).await?;
     client
