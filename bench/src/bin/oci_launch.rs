@@ -31,6 +31,8 @@ fn arg(name: &str, default: usize) -> usize {
 
 fn image_task(id: &str, offer: &Value, image: &str, cmd: &str) -> Value {
     let mut t = command_task(id, offer, cmd, 0.1, 32.0);
+    // `sleep` as PID 1 of its namespace ignores SIGTERM: keep kills short.
+    t["kill_policy"] = json!({"grace_period": {"nanoseconds": 100_000_000}});
     t["container"] = json!({
         "type": "MESOS",
         "mesos": {"image": {"type": "DOCKER", "docker": {"name": image}}}
@@ -82,19 +84,26 @@ fn runc_bundle(dir: &Path, rootfs: &Path) -> PathBuf {
 }
 
 /// `runc run --detach`: returns once the container's process runs.
-fn runc_once(bundle: &Path, id: &str) -> Duration {
+/// The container inherits runc's stdio, so it goes to a file: a pipe would
+/// stay open as long as the container runs.
+fn runc_once(bundle: &Path, id: &str, log: &Path) -> Duration {
+    let err = std::fs::File::create(log).expect("runc log");
     let t0 = Instant::now();
-    run_ok(
-        Command::new("runc")
-            .args(["run", "--detach", "--bundle"])
-            .arg(bundle)
-            .arg(id)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped()),
-        "runc run",
-    );
+    let status = Command::new("runc")
+        .args(["run", "--detach", "--bundle"])
+        .arg(bundle)
+        .arg(id)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(err)
+        .status()
+        .expect("run runc");
     let elapsed = t0.elapsed();
+    assert!(
+        status.success(),
+        "runc run failed: {}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
     let _ = Command::new("runc").args(["kill", id, "KILL"]).output();
     let _ = Command::new("runc")
         .args(["delete", "--force", id])
@@ -175,7 +184,11 @@ fn main() {
         }
         s.call(json!({"type": "KILL", "kill": {"task_id": {"value": &id}}}));
         s.wait_state(&id, "TASK_KILLED", Duration::from_secs(60));
-        theirs.push(runc_once(&bundle, &format!("paddock-bench-runc-{i}")));
+        theirs.push(runc_once(
+            &bundle,
+            &format!("paddock-bench-runc-{}-{i}", std::process::id()),
+            &dir.path().join("runc.log"),
+        ));
     }
     println!(
         "paddock accept->TASK_RUNNING (cached image): {}",
