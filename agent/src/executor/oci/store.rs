@@ -58,10 +58,19 @@ pub async fn provision(
         .map_err(|e| format!("cannot open the image store {}: {e}", root.display()))?;
     let found = if cached {
         let (s, name) = (store.clone(), reference.to_string());
-        tokio::task::spawn_blocking(move || s.image(&name))
-            .await
-            .map_err(|e| format!("image store: {e}"))?
-            .ok()
+        // An exact canonical name is found without parsing it: the
+        // reference grammar's regex costs ~50 ms (release) to build in
+        // every fresh executor process.
+        tokio::task::spawn_blocking(move || {
+            let exact = s
+                .list()
+                .ok()
+                .and_then(|all| all.into_iter().find(|i| i.reference == name));
+            exact.map(Ok).unwrap_or_else(|| s.image(&name))
+        })
+        .await
+        .map_err(|e| format!("image store: {e}"))?
+        .ok()
     } else {
         None
     };
