@@ -265,6 +265,32 @@ async fn operator_flows_in_headless_chromium() -> R<()> {
     let ui = serve_ui(&cluster).await?;
     let (_driver, client) = browser(&driver).await?;
     let result = flows(&client, &ui).await;
+    // Tasks outlive `paddock dev` by design (executors survive agent
+    // restarts), so remove the app and wait for its tasks to end.
+    let http = reqwest::Client::new();
+    let _ = http
+        .delete(format!("{ui}/ui/api/marathon/v2/apps/e2e/web?force=true"))
+        .send()
+        .await;
+    let master = format!("http://127.0.0.1:{}/master/tasks", cluster.master);
+    let _ = until("the app's tasks to end", Duration::from_secs(60), || {
+        let (http, master) = (http.clone(), master.clone());
+        async move {
+            let v: Value = http.get(&master).send().await.ok()?.json().await.ok()?;
+            let live = v["tasks"]
+                .as_array()?
+                .iter()
+                .filter(|t| {
+                    matches!(
+                        t["state"].as_str(),
+                        Some("TASK_RUNNING" | "TASK_STAGING" | "TASK_STARTING" | "TASK_KILLING")
+                    )
+                })
+                .count();
+            (live == 0).then_some(())
+        }
+    })
+    .await;
     if result.is_err() {
         let _ = shot(&client, "failure").await;
     }
