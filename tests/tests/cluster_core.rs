@@ -316,8 +316,6 @@ fn task_keeps_running_across_an_agent_restart() {
     s.wait_state("long", "TASK_RUNNING", Duration::from_secs(20));
     let agent_id = offer["agent_id"]["value"].as_str().unwrap().to_string();
 
-    c.agents[0].proc.kill9();
-    // The task is still there while no agent runs.
     let procs_with_sleep = || {
         std::fs::read_dir("/proc").ok().map(|d| {
             d.flatten()
@@ -328,6 +326,12 @@ fn task_keeps_running_across_an_agent_restart() {
                 .count()
         })
     };
+    // TASK_RUNNING is sent once the task is spawned; `exec sleep` follows.
+    wait_for("the task to exec sleep", Duration::from_secs(10), || {
+        (procs_with_sleep().unwrap_or(0) >= 1).then_some(())
+    });
+    c.agents[0].proc.kill9();
+    // The task is still there while no agent runs.
     assert!(
         procs_with_sleep().unwrap_or(0) >= 1,
         "task died with its agent"
