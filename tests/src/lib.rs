@@ -41,8 +41,29 @@ fn wait_master_health(port: u16) {
     });
 }
 
-/// A free TCP port on 127.0.0.1.
+/// A free TCP port on 127.0.0.1, below the kernel's ephemeral range.
+///
+/// A port the kernel handed out for `bind(0)` is an ephemeral port, which an
+/// outgoing connection may take as its source port once the test's server
+/// has stopped; a test that restarts a server on the same port then fails
+/// with "address in use". Ports in 20000..30000 are never picked as source
+/// ports (and stay clear of the 31000+ ranges tasks get from offers); a
+/// per-process counter spreads parallel tests apart.
 pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let seed = std::process::id().wrapping_mul(7919)
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+    for _ in 0..200 {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = 20000 + (seed.wrapping_add(n.wrapping_mul(104_729)) % 10000) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
