@@ -374,3 +374,91 @@ pub fn run_cli(args: &[&str], env: &[(&str, String)]) -> std::process::Output {
     }
     cmd.output().expect("run paddock")
 }
+
+/// A whole `paddock dev` (master, agent and, when asked, Marathon and
+/// Chronos) on free ports with its own data dir and cgroup root; killed,
+/// and its tasks' cgroups cleaned up, when dropped.
+pub struct Dev {
+    pub proc: Proc,
+    /// `host:port` of the master.
+    pub master: String,
+    /// `host:port` of Marathon and Chronos; empty when they are off.
+    pub marathon: String,
+    pub chronos: String,
+    pub cgroup_root: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl Dev {
+    /// Starts it and waits until the agent is registered (and the
+    /// frameworks answer, with `frameworks`).
+    pub fn start(frameworks: bool) -> Dev {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mp, ap) = (free_port(), free_port());
+        let (marathon_port, chronos_port) = if frameworks {
+            (free_port(), free_port())
+        } else {
+            (0, 0)
+        };
+        let cgroup_root = format!("paddock-test-dev-{}-{mp}", std::process::id());
+        let args: Vec<String> = [
+            "dev",
+            "--data-dir",
+            &dir.path().display().to_string(),
+            "--master-port",
+            &mp.to_string(),
+            "--agent-port",
+            &ap.to_string(),
+            "--marathon-port",
+            &marathon_port.to_string(),
+            "--chronos-port",
+            &chronos_port.to_string(),
+            "--cgroup-root",
+            &cgroup_root,
+            "--resources",
+            "cpus:2;mem:1024;disk:1000;ports:[31000-31009]",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let proc = spawn("dev", &args, &dir.path().join("dev.log"));
+        let at = |port: u16| {
+            if port == 0 {
+                String::new()
+            } else {
+                format!("127.0.0.1:{port}")
+            }
+        };
+        let d = Dev {
+            proc,
+            master: at(mp),
+            marathon: at(marathon_port),
+            chronos: at(chronos_port),
+            cgroup_root,
+            dir,
+        };
+        wait_for("paddock dev's agent", Duration::from_secs(30), || {
+            let s = get_json(&format!("http://{}/master/slaves", d.master))?;
+            (s["slaves"].as_array()?.len() == 1).then_some(())
+        });
+        if frameworks {
+            for url in [
+                format!("http://{}/v2/apps", d.marathon),
+                format!("http://{}/v1/scheduler/jobs", d.chronos),
+            ] {
+                wait_for(&url, Duration::from_secs(30), || get_json(&url));
+            }
+        }
+        d
+    }
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("{}", self.proc.log_text());
+        }
+        self.proc.kill9();
+        kill_cgroup_tree(&self.cgroup_root);
+    }
+}

@@ -4,73 +4,11 @@
 
 use std::time::Duration;
 
-use paddock_tests::{free_port, get_json, http, run_cli, spawn, wait_for};
+use paddock_tests::{get_json, http, run_cli, wait_for, Dev};
 use serde_json::Value;
 
-struct Dev {
-    proc: paddock_tests::Proc,
-    master: String,
-    marathon: String,
-    chronos: String,
-    cgroup_root: String,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for Dev {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("{}", self.proc.log_text());
-        }
-        self.proc.kill9();
-        paddock_tests::kill_cgroup_tree(&self.cgroup_root);
-    }
-}
-
 fn dev() -> Dev {
-    let dir = tempfile::tempdir().unwrap();
-    let (mp, ap, marathon_port, chronos_port) =
-        (free_port(), free_port(), free_port(), free_port());
-    let cgroup_root = format!("paddock-test-cli-fw-{}-{mp}", std::process::id());
-    let args: Vec<String> = [
-        "dev",
-        "--data-dir",
-        &dir.path().display().to_string(),
-        "--master-port",
-        &mp.to_string(),
-        "--agent-port",
-        &ap.to_string(),
-        "--marathon-port",
-        &marathon_port.to_string(),
-        "--chronos-port",
-        &chronos_port.to_string(),
-        "--cgroup-root",
-        &cgroup_root,
-        "--resources",
-        "cpus:2;mem:1024;disk:1000;ports:[31000-31009]",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let proc = spawn("dev", &args, &dir.path().join("dev.log"));
-    let d = Dev {
-        proc,
-        master: format!("127.0.0.1:{mp}"),
-        marathon: format!("127.0.0.1:{marathon_port}"),
-        chronos: format!("127.0.0.1:{chronos_port}"),
-        cgroup_root,
-        dir,
-    };
-    wait_for("paddock dev's agent", Duration::from_secs(30), || {
-        let s = get_json(&format!("http://{}/master/slaves", d.master))?;
-        (s["slaves"].as_array()?.len() == 1).then_some(())
-    });
-    for url in [
-        format!("http://{}/v2/apps", d.marathon),
-        format!("http://{}/v1/scheduler/jobs", d.chronos),
-    ] {
-        wait_for(&url, Duration::from_secs(30), || get_json(&url));
-    }
-    d
+    Dev::start(true)
 }
 
 /// Runs the CLI against `d`: (exit code, stdout, stderr).

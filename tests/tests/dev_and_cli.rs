@@ -4,62 +4,11 @@
 use std::time::Duration;
 
 use paddock_tests::scheduler::{command_task, Scheduler};
-use paddock_tests::{free_port, get_json, http, run_cli, spawn, wait_for};
+use paddock_tests::{free_port, http, run_cli, wait_for, Dev};
 use serde_json::{json, Value};
 
-struct Dev {
-    proc: paddock_tests::Proc,
-    master: String,
-    cgroup_root: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Dev {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("{}", self.proc.log_text());
-        }
-        self.proc.kill9();
-        paddock_tests::kill_cgroup_tree(&self.cgroup_root);
-    }
-}
-
 fn dev() -> Dev {
-    let dir = tempfile::tempdir().unwrap();
-    let (mp, ap) = (free_port(), free_port());
-    let cgroup_root = format!("paddock-test-dev-{}-{mp}", std::process::id());
-    let args: Vec<String> = [
-        "dev",
-        "--data-dir",
-        &dir.path().display().to_string(),
-        "--master-port",
-        &mp.to_string(),
-        "--agent-port",
-        &ap.to_string(),
-        "--cgroup-root",
-        &cgroup_root,
-        "--resources",
-        "cpus:2;mem:1024;disk:1000;ports:[31000-31009]",
-        "--marathon-port",
-        "0",
-        "--chronos-port",
-        "0",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let proc = spawn("dev", &args, &dir.path().join("dev.log"));
-    let master = format!("127.0.0.1:{mp}");
-    wait_for("paddock dev's agent", Duration::from_secs(30), || {
-        let s = get_json(&format!("http://{master}/master/slaves"))?;
-        (s["slaves"].as_array()?.len() == 1).then_some(())
-    });
-    Dev {
-        proc,
-        master,
-        cgroup_root,
-        _dir: dir,
-    }
+    Dev::start(false)
 }
 
 fn cli(d: &Dev, args: &[&str]) -> (i32, String, String) {
