@@ -19,11 +19,13 @@ pub struct AgentClient {
 }
 
 impl AgentClient {
-    pub fn new(env: &ExecutorEnv) -> AgentClient {
+    /// Fails (instead of panicking, as `reqwest::Client::new` would) when
+    /// no HTTP client can be built on this host.
+    pub fn new(env: &ExecutorEnv) -> Result<AgentClient, String> {
         let http = reqwest::Client::builder()
             .tcp_nodelay(true)
             .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
+            .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
         let url = format!("http://{}/api/v1/executor", env.agent_endpoint);
         let (tx, mut rx) = mpsc::unbounded_channel::<TaskStatus>();
         let (h, u, e) = (http.clone(), url.clone(), env.clone());
@@ -48,12 +50,12 @@ impl AgentClient {
                 }
             }
         });
-        AgentClient {
+        Ok(AgentClient {
             url,
             env: env.clone(),
             http,
             updates: tx,
-        }
+        })
     }
 
     pub fn send_update(&self, status: TaskStatus) {

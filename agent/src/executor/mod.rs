@@ -69,7 +69,15 @@ pub fn run() -> i32 {
             return 2;
         }
     };
-    rt.block_on(async move { Executor::new(env).run().await })
+    rt.block_on(async move {
+        match Executor::new(env) {
+            Ok(executor) => executor.run().await,
+            Err(e) => {
+                eprintln!("paddock executor: {e}");
+                2
+            }
+        }
+    })
 }
 
 enum Input {
@@ -95,9 +103,9 @@ struct Executor {
 }
 
 impl Executor {
-    fn new(env: ExecutorEnv) -> Self {
-        let client = AgentClient::new(&env);
-        Executor {
+    fn new(env: ExecutorEnv) -> Result<Self, String> {
+        let client = AgentClient::new(&env)?;
+        Ok(Executor {
             env,
             client,
             framework: None,
@@ -108,7 +116,7 @@ impl Executor {
             terminal_sent: false,
             disconnected_since: None,
             shutdown: false,
-        }
+        })
     }
 
     async fn run(mut self) -> i32 {
