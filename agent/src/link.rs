@@ -42,17 +42,7 @@ pub async fn run(agent: Arc<Agent>) {
 
 fn register_message(agent: &Agent) -> Register {
     let inner = agent.lock();
-    let tasks = inner
-        .tasks
-        .values()
-        .filter(|t| !t.state.is_terminal())
-        .map(|t| RunningTask {
-            framework_id: t.framework_id.value.clone(),
-            task_json: serde_json::to_string(&t.info).unwrap_or_default(),
-            state: t.state.as_str().to_string(),
-            executor_id: t.executor_id.value.clone(),
-        })
-        .collect();
+    let tasks = reported_tasks(&inner);
     Register {
         agent_id: inner
             .agent_id
@@ -66,6 +56,51 @@ fn register_message(agent: &Agent) -> Register {
         tasks,
         version: paddock_proto::PADDOCK_VERSION.to_string(),
     }
+}
+
+/// The tasks a (re-)registration tells the master about, each in its latest
+/// state: every live task, and, as Mesos does, every ended task whose
+/// status updates the framework has not acknowledged yet. Without the
+/// latter a master that restarted would answer "unknown" to a framework
+/// reconciling a task whose TASK_FINISHED is still queued here.
+pub(crate) fn reported_tasks(inner: &crate::state::Inner) -> Vec<RunningTask> {
+    let unacked = |t: &TaskId| inner.streams.get(t).is_some_and(|s| !s.pending.is_empty());
+    let mut out: Vec<RunningTask> = inner
+        .tasks
+        .values()
+        .filter(|t| !t.state.is_terminal() || unacked(&t.info.task_id))
+        .map(|t| RunningTask {
+            framework_id: t.framework_id.value.clone(),
+            task_json: serde_json::to_string(&t.info).unwrap_or_default(),
+            state: t.state.as_str().to_string(),
+            executor_id: t.executor_id.value.clone(),
+        })
+        .collect();
+    // Ended tasks whose container is gone: only their stream is left.
+    for (task_id, stream) in &inner.streams {
+        let Some(latest) = stream.pending.back() else {
+            continue;
+        };
+        if inner.tasks.contains_key(task_id) {
+            continue;
+        }
+        let info = TaskInfo {
+            task_id: task_id.clone(),
+            agent_id: inner.agent_id.clone().unwrap_or_default(),
+            ..Default::default()
+        };
+        out.push(RunningTask {
+            framework_id: stream.framework_id.value.clone(),
+            task_json: serde_json::to_string(&info).unwrap_or_default(),
+            state: latest.state.as_str().to_string(),
+            executor_id: latest
+                .executor_id
+                .as_ref()
+                .map(|e| e.value.clone())
+                .unwrap_or_default(),
+        });
+    }
+    out
 }
 
 async fn session(agent: &Arc<Agent>) -> Result<(), String> {

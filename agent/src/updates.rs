@@ -396,4 +396,44 @@ mod tests {
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].1.uuid.as_deref(), Some("u2"));
     }
+
+    #[test]
+    fn re_registration_reports_ended_tasks_until_their_updates_are_acknowledged() {
+        let dir = tempfile::tempdir().unwrap();
+        let agent = agent(dir.path());
+        let mut rx = connect(&agent);
+        let fw = FrameworkId::new("F");
+        let reported = |agent: &Agent| {
+            crate::link::reported_tasks(&agent.lock())
+                .into_iter()
+                .map(|t| {
+                    (
+                        serde_json::from_str::<paddock_proto::mesos::TaskInfo>(&t.task_json)
+                            .unwrap()
+                            .task_id
+                            .value,
+                        t.state,
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        for (state, uuid) in [
+            (TaskState::TaskRunning, "u1"),
+            (TaskState::TaskFinished, "u2"),
+        ] {
+            let mut inner = agent.lock();
+            enqueue(&agent, &mut inner, &fw, status("t", state, uuid)).unwrap();
+        }
+        // No container is left for "t": only its stream says it existed.
+        assert_eq!(
+            reported(&agent),
+            vec![("t".to_string(), "TASK_FINISHED".to_string())]
+        );
+        sent(&mut rx);
+        for uuid in ["u1", "u2"] {
+            let mut inner = agent.lock();
+            acknowledge(&agent, &mut inner, &TaskId::new("t"), uuid);
+        }
+        assert!(reported(&agent).is_empty());
+    }
 }

@@ -23,6 +23,27 @@ struct Dev {
     proc: Proc,
     chronos: u16,
     restarts: usize,
+    cgroup_root: String,
+}
+
+impl Drop for Dev {
+    /// On failure, the logs of the earlier incarnations (the one that
+    /// crashed is usually the interesting one); always, kills the tasks
+    /// left behind.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            // The running incarnation's log is printed by its Proc.
+            let earlier = std::iter::once("dev.log".to_string())
+                .chain((1..self.restarts).map(|n| format!("dev.{n}.log")));
+            for name in earlier.take(self.restarts) {
+                let log = self.dir.join(name);
+                let text = std::fs::read_to_string(&log).unwrap_or_default();
+                eprintln!("---- {} ----\n{text}", log.display());
+            }
+        }
+        self.proc.kill9();
+        kill_cgroup_tree(&self.cgroup_root);
+    }
 }
 
 impl Dev {
@@ -55,6 +76,7 @@ impl Dev {
             proc,
             chronos,
             restarts: 0,
+            cgroup_root: cgroup_root.to_string(),
         };
         dev.wait_ready();
         dev
@@ -205,6 +227,4 @@ fn crashes_of_paddock_dev_while_a_job_is_due_never_run_a_slot_twice() {
     assert!(dev.count("every", "successCount") >= 8);
     assert!(dev.count("child", "successCount") >= 1);
     assert!(!lines(&child_log).is_empty());
-    dev.proc.kill9();
-    kill_cgroup_tree(&cgroup_root);
 }

@@ -99,12 +99,16 @@ impl Master {
                 let was_unreachable = task.state == TaskState::TaskUnreachable;
                 task.agent_id = agent.clone();
                 task.state = state;
+                let (fw, res) = (task.framework_id.clone(), task.resources.clone());
                 if !task.holds_resources && !state.is_terminal() {
                     task.holds_resources = true;
-                    let (fw, res) = (task.framework_id.clone(), task.resources.clone());
                     if let Err(e) = self.allocator.add_used(agent, &fw, &res) {
                         tracing::warn!(task = %task_id, "re-registered task does not fit: {e}");
                     }
+                } else if task.holds_resources && state.is_terminal() {
+                    // It ended while we were apart; its update is on its way.
+                    task.holds_resources = false;
+                    self.allocator.release_used(agent, &fw, &res);
                 }
                 if was_unreachable {
                     let status = master_status(

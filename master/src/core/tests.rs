@@ -339,22 +339,9 @@ fn agent_reregistration_adopts_running_tasks() {
     let fw = FrameworkId::new("fw-from-before");
     let mut t = task("survivor", 1.0, 128.0);
     t.agent_id = AgentId::new("A-S7");
-    let (id, _) = m.register_agent(
-        AgentRegistration {
-            agent_id: "A-S7".into(),
-            hostname: "h".into(),
-            ip: "127.0.0.1".into(),
-            port: 5051,
-            resources: Resources::new()
-                .with_scalar("cpus", 2.0)
-                .with_scalar("mem", 1024.0),
-            attributes: vec![],
-            tasks: vec![(fw.clone(), t, TaskState::TaskRunning)],
-            version: "test".into(),
-        },
-        now,
-    );
-    assert_eq!(id.value, "A-S7");
+    reregister(&mut m, vec![(fw.clone(), t, TaskState::TaskRunning)], now);
+    let id = AgentId::new("A-S7");
+    assert!(m.agents.contains_key(&id));
     assert_eq!(
         m.tasks[&TaskId::new("survivor")].state,
         TaskState::TaskRunning
@@ -370,22 +357,7 @@ fn after_a_restart_reconciliation_waits_for_agents_to_re_register() {
     let mut m = master();
     m.start_recovery_window(now, Duration::from_secs(10));
     // The framework fails over to the new master before its agent is back.
-    let info = FrameworkInfo {
-        user: "root".into(),
-        name: "marathon".into(),
-        id: Some(FrameworkId::new("fw-from-before")),
-        ..Default::default()
-    };
-    let fw = m
-        .subscribe(
-            info,
-            Some(FrameworkId::new("fw-from-before")),
-            &[],
-            "s".into(),
-            now,
-        )
-        .unwrap();
-    m.drain();
+    let fw = failed_over_framework(&mut m, now);
     let ask = |id: &str| paddock_proto::scheduler::ReconcileTask {
         task_id: TaskId::new(id),
         agent_id: None,
@@ -399,17 +371,9 @@ fn after_a_restart_reconciliation_waits_for_agents_to_re_register() {
     // The agent comes back with one of the tasks: that one is answered.
     let mut t = task("survivor", 1.0, 128.0);
     t.agent_id = AgentId::new("A-S7");
-    m.register_agent(
-        AgentRegistration {
-            agent_id: "A-S7".into(),
-            hostname: "h".into(),
-            ip: "127.0.0.1".into(),
-            port: 5051,
-            resources: Resources::new().with_scalar("cpus", 2.0),
-            attributes: vec![],
-            tasks: vec![(fw.clone(), t, TaskState::TaskRunning)],
-            version: "test".into(),
-        },
+    reregister(
+        &mut m,
+        vec![(fw.clone(), t, TaskState::TaskRunning)],
         now + Duration::from_secs(1),
     );
     m.drain();
@@ -429,4 +393,86 @@ fn after_a_restart_reconciliation_waits_for_agents_to_re_register() {
     // Outside the window, an unknown task is answered at once.
     m.reconcile(&fw, &[ask("other")], now + Duration::from_secs(12));
     assert_eq!(updates_for(&m.drain(), &fw).len(), 1);
+}
+
+fn reregister(m: &mut Master, tasks: Vec<(FrameworkId, TaskInfo, TaskState)>, now: Instant) {
+    m.register_agent(
+        AgentRegistration {
+            agent_id: "A-S7".into(),
+            hostname: "h".into(),
+            ip: "127.0.0.1".into(),
+            port: 5051,
+            resources: Resources::new()
+                .with_scalar("cpus", 2.0)
+                .with_scalar("mem", 1024.0),
+            attributes: vec![],
+            tasks,
+            version: "test".into(),
+        },
+        now,
+    );
+}
+
+#[test]
+fn a_task_that_ended_while_the_agent_was_away_frees_its_resources() {
+    let now = Instant::now();
+    let mut m = master();
+    let fw = FrameworkId::new("fw-from-before");
+    let mut t = task("t", 1.0, 128.0);
+    t.agent_id = AgentId::new("A-S7");
+    reregister(
+        &mut m,
+        vec![(fw.clone(), t.clone(), TaskState::TaskRunning)],
+        now,
+    );
+    let agent = AgentId::new("A-S7");
+    assert_eq!(m.allocator.available(&agent).scalar("cpus"), 1.0);
+    // The agent comes back again; the task finished meanwhile and its
+    // update is not acknowledged yet.
+    reregister(&mut m, vec![(fw, t, TaskState::TaskFinished)], now);
+    assert_eq!(m.tasks[&TaskId::new("t")].state, TaskState::TaskFinished);
+    assert_eq!(m.allocator.available(&agent).scalar("cpus"), 2.0);
+    m.allocator.check_invariants().unwrap();
+}
+
+#[test]
+fn reconciliation_after_a_restart_sees_tasks_that_ended_unacknowledged() {
+    let now = Instant::now();
+    let mut m = master();
+    m.start_recovery_window(now, Duration::from_secs(10));
+    let fw = failed_over_framework(&mut m, now);
+    // Only the id is left of a task whose container is gone.
+    let t = TaskInfo {
+        task_id: TaskId::new("done"),
+        agent_id: AgentId::new("A-S7"),
+        ..Default::default()
+    };
+    reregister(&mut m, vec![(fw.clone(), t, TaskState::TaskFinished)], now);
+    m.drain();
+    let ask = paddock_proto::scheduler::ReconcileTask {
+        task_id: TaskId::new("done"),
+        agent_id: None,
+    };
+    m.reconcile(&fw, &[ask], now + Duration::from_secs(1));
+    let answered = updates_for(&m.drain(), &fw);
+    assert_eq!(answered.len(), 1, "{answered:?}");
+    assert_eq!(answered[0].state, TaskState::TaskFinished);
+    assert_eq!(
+        m.allocator.available(&AgentId::new("A-S7")).scalar("cpus"),
+        2.0
+    );
+}
+
+/// A framework that was subscribed before the master restarted comes back.
+fn failed_over_framework(m: &mut Master, now: Instant) -> FrameworkId {
+    let id = FrameworkId::new("fw-from-before");
+    let info = FrameworkInfo {
+        user: "root".into(),
+        name: "fw".into(),
+        id: Some(id.clone()),
+        ..Default::default()
+    };
+    let fw = m.subscribe(info, Some(id), &[], "s".into(), now).unwrap();
+    m.drain();
+    fw
 }

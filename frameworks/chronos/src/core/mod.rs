@@ -999,6 +999,7 @@ impl Core {
         run.sandbox = sandbox;
         run.started = Some(now);
         run.running = None;
+        run.running_reported = None;
         run.not_before = None;
         run.task_state = Some("TASK_STAGING".into());
         self.by_task.insert(task_id.to_string(), k.clone());
@@ -1045,6 +1046,7 @@ impl Core {
                 run.state = RunState::Running;
                 if run.running.is_none() {
                     run.running = Some(now);
+                    run.running_reported = u.timestamp;
                 }
             }
             // Partitioned or being killed: wait for the real end.
@@ -1079,11 +1081,14 @@ impl Core {
         };
         let retries = u32::try_from(e.job.retries).unwrap_or(0);
         let soft = e.job.soft_error;
+        // A job disabled while this attempt ran gets no more attempts: a
+        // retry would wait for ever, as nothing of a disabled job launches.
+        let disabled = e.job.disabled;
         let Some(run) = self.runs.get_mut(k) else {
             return;
         };
         let retryable = matches!(run.kill, None | Some(KillCause::Timeout));
-        if retryable && run.attempt < retries {
+        if retryable && run.attempt < retries && !disabled {
             let backoff = e.job.backoff_millis(run.attempt + 1);
             run.attempts.push(Attempt {
                 attempt: run.attempt,
@@ -1100,6 +1105,7 @@ impl Core {
             run.task_id = None;
             run.started = None;
             run.running = None;
+            run.running_reported = None;
             run.kill = None;
             run.exit_status = None;
             self.touch_run(k);
@@ -1231,6 +1237,7 @@ fn new_run(k: &RunKey, kind: RunKind, arguments: Vec<String>, now: Millis) -> Ru
         sandbox: Sandbox::default(),
         started: None,
         running: None,
+        running_reported: None,
         ended: None,
         task_state: None,
         message: None,

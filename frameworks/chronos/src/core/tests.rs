@@ -73,6 +73,7 @@ fn update(core: &mut Core, tid: &str, state: &str, now: Millis) -> bool {
             agent_id: None,
             executor_id: None,
             container_id: None,
+            timestamp: None,
         },
         now,
     )
@@ -306,6 +307,27 @@ fn retries_back_off_exponentially_then_fail() {
     let job = core.job("f").unwrap();
     assert_eq!((job.error_count, job.errors_since_last_success), (1, 1));
     assert!(!job.last_error.is_empty());
+}
+
+#[test]
+fn a_job_disabled_while_it_runs_is_not_retried() {
+    let mut core = Core::new();
+    let t0 = ms(T0);
+    put(
+        &mut core,
+        r#"{"name":"f","schedule":"R1//PT1H","retries":2}"#,
+        t0,
+    );
+    let l = launch_all(&mut core, t0);
+    put(
+        &mut core,
+        r#"{"name":"f","schedule":"R1//PT1H","retries":2,"disabled":true}"#,
+        t0 + 50,
+    );
+    update(&mut core, &l[0].1, "TASK_LOST", t0 + 100);
+    let r = &core.runs_of("f")[0];
+    assert_eq!((r.state, r.attempt), (RunState::Failed, 0));
+    assert!(core.live_runs().next().is_none(), "nothing left waiting");
 }
 
 #[test]
