@@ -6,7 +6,7 @@
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nix::fcntl::OFlag;
 use oci_spec::image::{
@@ -19,7 +19,7 @@ use crate::error::{ImageError, IoContext};
 use crate::inroot::{clean, Root};
 use crate::media::{self, parse_config, parse_manifest, Compression, Manifest};
 use crate::reference::ImageRef;
-use crate::store::{Image, ImageStore, Layer, Staging};
+use crate::store::{Image, ImageStore, Layer, OpGuard, Staging};
 use crate::unpack::{decompress, unpack_tar, UnpackOptions, WhiteoutFormat};
 
 const CONTAINERD_NAME: &str = "io.containerd.image.name";
@@ -35,15 +35,64 @@ struct DockerSaveEntry {
     layers: Vec<String>,
 }
 
+/// An archive on its way into the store from the network: write it to
+/// [`path`](Upload::path) (inside a private staging area), then hand it to
+/// [`ImageStore::import_upload`]. Holds off `gc` meanwhile; dropped without
+/// an import, it is removed with everything it staged.
+pub struct Upload {
+    _guard: OpGuard,
+    staging: Staging,
+    file: PathBuf,
+}
+
+impl Upload {
+    /// Where to write the archive.
+    pub fn path(&self) -> &Path {
+        &self.file
+    }
+}
+
 impl ImageStore {
     /// Imports every image of the archive at `path`.
     pub fn import(&self, path: impl AsRef<Path>) -> Result<Vec<Image>, ImageError> {
         let path = path.as_ref();
-        let _guard = self.enter(false);
-        let mut st = self.staging("import")?;
+        let _guard = self.enter(false)?;
+        let st = self.staging("import")?;
+        self.import_staged(st, path, path)
+    }
+
+    /// Starts an [`Upload`].
+    pub fn begin_upload(&self) -> Result<Upload, ImageError> {
+        let guard = self.enter(false)?;
+        let staging = self.staging("upload")?;
+        let file = staging.dir().join("upload.tar");
+        Ok(Upload {
+            _guard: guard,
+            staging,
+            file,
+        })
+    }
+
+    /// Imports the archive written to `upload`; errors name it `label`.
+    /// Nothing of it stays in the store when this fails.
+    pub fn import_upload(&self, upload: Upload, label: &str) -> Result<Vec<Image>, ImageError> {
+        let Upload {
+            _guard,
+            staging,
+            file,
+        } = upload;
+        self.import_staged(staging, &file, Path::new(label))
+    }
+
+    fn import_staged(
+        &self,
+        mut st: Staging,
+        file: &Path,
+        path: &Path,
+    ) -> Result<Vec<Image>, ImageError> {
         let extracted = st.dir().join("archive");
         std::fs::create_dir(&extracted).ctx(|| format!("create {}", extracted.display()))?;
-        extract(path, &extracted)?;
+        extract(file, path, &extracted)?;
         let root = Root::open(&extracted).ctx(|| format!("open {}", extracted.display()))?;
         let archive = Archive { root: &root, path };
         let images = if archive.exists("index.json") && archive.exists("oci-layout") {
@@ -66,8 +115,9 @@ impl ImageStore {
 
 /// Extracts the archive with the same confinement as a layer: nothing in it
 /// can write outside `into`.
-fn extract(path: &Path, into: &Path) -> Result<(), ImageError> {
-    let file = File::open(path).ctx(|| format!("open {}", path.display()))?;
+/// `path` names the archive in errors.
+fn extract(file: &Path, path: &Path, into: &Path) -> Result<(), ImageError> {
+    let file = File::open(file).ctx(|| format!("open {}", path.display()))?;
     let reader = decompress(file).map_err(|e| ImageError::corrupt(path, e.to_string()))?;
     let opts = UnpackOptions {
         whiteouts: WhiteoutFormat::Marker,

@@ -54,11 +54,22 @@ impl ImageStore {
         reference: &str,
         auth: Option<Credentials>,
     ) -> Result<Image, ImageError> {
+        self.pull_with(reference, auth, false).await
+    }
+
+    /// [`pull`](Self::pull); `insecure` also allows plain HTTP to this
+    /// image's registry (as if it were in `insecure_registries`).
+    pub async fn pull_with(
+        &self,
+        reference: &str,
+        auth: Option<Credentials>,
+        insecure: bool,
+    ) -> Result<Image, ImageError> {
         let r = ImageRef::parse(reference)?;
         let store = self.clone();
         let guard = tokio::task::spawn_blocking(move || store.enter(false))
             .await
-            .map_err(|e| ImageError::io("wait for gc", std::io::Error::other(e)))?;
+            .map_err(|e| ImageError::io("wait for gc", std::io::Error::other(e)))??;
         let store = self.clone();
         let registry = r.resolved_registry().to_string();
         // oci-client can panic on some malformed registry answers (a token
@@ -68,7 +79,7 @@ impl ImageStore {
         // pull still finishes (or cleans up) before gc may run.
         let task = tokio::spawn(async move {
             let _guard = guard;
-            store.pull_inner(r, auth).await
+            store.pull_inner(r, auth, insecure).await
         });
         match task.await {
             Ok(res) => res,
@@ -133,9 +144,10 @@ impl ImageStore {
         &self,
         r: ImageRef,
         auth: Option<Credentials>,
+        insecure: bool,
     ) -> Result<Image, ImageError> {
         let registry = r.resolved_registry().to_string();
-        let insecure = r.is_insecure(&self.inner.options.insecure_registries);
+        let insecure = insecure || r.is_insecure(&self.inner.options.insecure_registries);
         let auth = match auth {
             None => RegistryAuth::Anonymous,
             Some(Credentials::Basic { username, password }) => {

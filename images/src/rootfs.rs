@@ -87,6 +87,9 @@ impl ImageStore {
                 ),
             ));
         }
+        if let Err(e) = self.mark_used(image) {
+            tracing::debug!(image = %image.reference, error = %e, "cannot record the image's last use");
+        }
         let mut layers = Vec::new();
         for (dir, l) in self.layer_dirs(image)?.into_iter().zip(&image.layers) {
             let meta = self.layer_meta(&l.diff_id)?;

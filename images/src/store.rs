@@ -14,7 +14,6 @@
 //! image record last (temp file, fsync, rename). A failure anywhere before
 //! that leaves only the staging directory, which is removed.
 
-use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -26,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::RuntimeConfig;
 use crate::digest::{sha256_hex, Hasher, HashingReader, HashingWriter};
 use crate::error::{ImageError, IoContext};
+use crate::lock::{store_lock_path, sweep_tmp, AreaLock, FileLock};
 use crate::reference::ImageRef;
 use crate::unpack::{decompress, unpack_tar, UnpackOptions, WhiteoutFormat};
 
@@ -65,14 +65,6 @@ impl Image {
     pub fn size(&self) -> u64 {
         self.layers.iter().map(|l| l.size).sum()
     }
-}
-
-/// What `gc` removed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct GcReport {
-    pub blobs_removed: u64,
-    pub layers_removed: u64,
-    pub bytes_freed: u64,
 }
 
 /// Metadata kept beside an unpacked layer.
@@ -116,6 +108,8 @@ pub(crate) struct OpGate {
 pub(crate) struct OpGuard {
     inner: Arc<Inner>,
     exclusive: bool,
+    /// The same, across processes: `<root>/.lock` (see [`crate::lock`]).
+    _file: Option<FileLock>,
 }
 
 impl Drop for OpGuard {
@@ -146,7 +140,7 @@ impl Inner {
         Ok(self.root.join("layers").join(sha256_hex(diff_id)?))
     }
 
-    fn tmp(&self) -> PathBuf {
+    pub(crate) fn tmp(&self) -> PathBuf {
         self.root.join("tmp")
     }
 }
@@ -164,8 +158,12 @@ impl Inner {
 /// first; blobs and layers are then renamed into place and the image
 /// record is written last (temp file, fsync, rename), so nothing
 /// half-written is ever visible and a failure leaves the store unchanged.
-/// `gc` waits for running pulls and imports. Do not `rm` + `gc` an image
-/// whose overlay rootfs is still mounted: its layers are the lowerdirs.
+/// `gc` waits for running pulls, imports and `rm`s, in this process and in
+/// every other one that opened the same directory (`flock`, see
+/// [`crate::lock`]); opening a store sweeps only staging areas whose owner
+/// died. Do not `rm` + `gc` an image whose overlay rootfs is still mounted
+/// (its layers are the lowerdirs): pass the images of running containers
+/// to [`gc_with`](ImageStore::gc_with) as `in_use`.
 ///
 /// `pull` is async; the other operations do blocking file-system work and
 /// belong on a blocking thread (`tokio::task::spawn_blocking`) in async code.
@@ -198,13 +196,8 @@ impl ImageStore {
             let p = root.join(d);
             fs::create_dir_all(&p).ctx(|| format!("create {}", p.display()))?;
         }
-        let tmp = root.join("tmp");
-        for e in fs::read_dir(&tmp)
-            .ctx(|| format!("read {}", tmp.display()))?
-            .flatten()
-        {
-            let _ = remove_any(&e.path());
-        }
+        // Only areas whose owner (in any process) is gone.
+        sweep_tmp(&root.join("tmp"));
         Ok(ImageStore {
             inner: Arc::new(Inner {
                 root,
@@ -270,68 +263,12 @@ impl ImageStore {
 
     /// Removes the image's name. Its blobs and layers stay until `gc`.
     pub fn rm(&self, reference: &str) -> Result<Image, ImageError> {
+        let _guard = self.enter(false)?;
         let img = self.image(reference)?;
         let path = self.record_path(&img.reference);
         fs::remove_file(&path).ctx(|| format!("remove {}", path.display()))?;
         fsync_dir(&self.inner.root.join("images"));
         Ok(img)
-    }
-
-    /// Removes blobs and unpacked layers that no image references, and any
-    /// leftover staging areas. Waits for running pulls and imports.
-    pub fn gc(&self) -> Result<GcReport, ImageError> {
-        let _guard = self.enter(true);
-        let images = self.list()?;
-        let mut blobs = HashSet::new();
-        let mut layers = HashSet::new();
-        for img in &images {
-            blobs.insert(sha256_hex(&img.manifest_digest)?.to_string());
-            blobs.insert(sha256_hex(&img.config_digest)?.to_string());
-            for l in &img.layers {
-                blobs.insert(sha256_hex(&l.digest)?.to_string());
-                layers.insert(sha256_hex(&l.diff_id)?.to_string());
-            }
-        }
-        let mut report = GcReport::default();
-        let bdir = self.inner.root.join("blobs/sha256");
-        for e in fs::read_dir(&bdir)
-            .ctx(|| format!("read {}", bdir.display()))?
-            .flatten()
-        {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if !blobs.contains(&name) {
-                report.bytes_freed += e.metadata().map(|m| m.len()).unwrap_or(0);
-                fs::remove_file(e.path()).ctx(|| format!("remove {}", e.path().display()))?;
-                report.blobs_removed += 1;
-            }
-        }
-        let ldir = self.inner.root.join("layers");
-        for e in fs::read_dir(&ldir)
-            .ctx(|| format!("read {}", ldir.display()))?
-            .flatten()
-        {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if !layers.contains(&name) {
-                // Out of layers/ first, so a half-deleted layer is never visible.
-                let doomed = self
-                    .inner
-                    .tmp()
-                    .join(format!("gc-{}", uuid::Uuid::new_v4().simple()));
-                fs::rename(e.path(), &doomed).ctx(|| format!("move {} out", e.path().display()))?;
-                report.bytes_freed += meta_bytes(&e.path(), &doomed);
-                remove_any(&doomed).ctx(|| format!("remove {}", doomed.display()))?;
-                report.layers_removed += 1;
-            }
-        }
-        for e in fs::read_dir(self.inner.tmp())
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let _ = remove_any(&e.path());
-        }
-        tracing::info!(?report, "image store gc");
-        Ok(report)
     }
 
     /// The unpacked directory of each layer of `image`, bottom first.
@@ -362,15 +299,16 @@ impl ImageStore {
         })
     }
 
-    fn record_path(&self, canonical: &str) -> PathBuf {
+    pub(crate) fn record_path(&self, canonical: &str) -> PathBuf {
         self.inner
             .root
             .join("images")
             .join(record_file_name(canonical))
     }
 
-    /// Blocks while gc runs (or, for `exclusive`, while anything runs).
-    pub(crate) fn enter(&self, exclusive: bool) -> OpGuard {
+    /// Blocks while gc runs (or, for `exclusive`, while anything runs), in
+    /// this process (a gate) and in others (`flock` on `<root>/.lock`).
+    pub(crate) fn enter(&self, exclusive: bool) -> Result<OpGuard, ImageError> {
         let gate = &self.inner.gate;
         let mut st = gate.state.lock().unwrap_or_else(|p| p.into_inner());
         loop {
@@ -385,10 +323,18 @@ impl ImageStore {
         } else {
             st.0 += 1;
         }
-        OpGuard {
+        drop(st);
+        let mut guard = OpGuard {
             inner: self.inner.clone(),
             exclusive,
-        }
+            _file: None,
+        };
+        // Dropping `guard` on error opens the gate again.
+        guard._file = Some(FileLock::acquire(
+            &store_lock_path(&self.inner.root),
+            exclusive,
+        )?);
+        Ok(guard)
     }
 
     pub(crate) fn staging(&self, what: &str) -> Result<Staging, ImageError> {
@@ -396,22 +342,17 @@ impl ImageStore {
             .inner
             .tmp()
             .join(format!("{what}-{}", uuid::Uuid::new_v4().simple()));
+        // Locked before it exists, so no sweep in another process takes it.
+        let area_lock = AreaLock::acquire(&dir)?;
         fs::create_dir(&dir).ctx(|| format!("create {}", dir.display()))?;
         Ok(Staging {
             store: self.clone(),
             dir,
             blobs: Vec::new(),
             layers: Vec::new(),
+            _area_lock: area_lock,
         })
     }
-}
-
-fn meta_bytes(_old: &Path, moved: &Path) -> u64 {
-    fs::read(moved.join("meta.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice::<LayerMeta>(&b).ok())
-        .map(|m| m.bytes)
-        .unwrap_or(0)
 }
 
 /// `images/<name>.json`: the reference with every byte outside
@@ -475,6 +416,8 @@ pub(crate) struct Staging {
     blobs: Vec<(String, PathBuf)>,
     /// (diff-id hex, staged layer dir)
     layers: Vec<(String, PathBuf)>,
+    /// Released (after `Drop` removed `dir`) when the staging ends.
+    _area_lock: AreaLock,
 }
 
 impl Drop for Staging {

@@ -40,11 +40,11 @@ fn tree(root: &Path) -> Vec<String> {
     out
 }
 
-/// The store's content, without the (always cleaned) tmp/.
+/// The store's content, without the (always cleaned) tmp/ and the lock file.
 fn store_tree(store: &ImageStore) -> Vec<String> {
     tree(store.root())
         .into_iter()
-        .filter(|p| p != "tmp" && !p.starts_with("tmp/"))
+        .filter(|p| p != "tmp" && !p.starts_with("tmp/") && p != ".lock")
         .collect()
 }
 
