@@ -14,7 +14,8 @@ use nix::sys::signal::{kill, SigHandler, SigSet, SigmaskHow, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
-const FORWARDED: [Signal; 6] = [
+/// The signals init passes on to the task.
+pub const FORWARDED: [Signal; 6] = [
     Signal::SIGTERM,
     Signal::SIGINT,
     Signal::SIGHUP,
@@ -22,6 +23,40 @@ const FORWARDED: [Signal; 6] = [
     Signal::SIGUSR1,
     Signal::SIGUSR2,
 ];
+
+fn forwarded_set() -> SigSet {
+    let mut set = SigSet::empty();
+    for sig in FORWARDED {
+        set.add(sig);
+    }
+    set
+}
+
+/// For the executor, between fork and exec of init: block the forwarded
+/// signals, so that a SIGTERM sent before init is ready stays pending
+/// instead of being dropped (PID 1 of a namespace ignores a signal it has
+/// no handler for, and a kill right after a launch would otherwise wait
+/// out the whole grace period). Async-signal-safe.
+pub fn block_forwarded_before_exec() -> std::io::Result<()> {
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&forwarded_set()), None)
+        .map_err(std::io::Error::from)
+}
+
+/// The forwarded signals that are pending (sent, still blocked).
+fn pending_forwarded() -> Vec<Signal> {
+    let mut raw = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: sigpending fills the set it is given.
+    if unsafe { libc::sigpending(raw.as_mut_ptr()) } != 0 {
+        return Vec::new();
+    }
+    // SAFETY: initialised by the successful call above.
+    let raw = unsafe { raw.assume_init() };
+    FORWARDED
+        .into_iter()
+        // SAFETY: reads a valid, initialised set.
+        .filter(|s| unsafe { libc::sigismember(&raw, *s as libc::c_int) } == 1)
+        .collect()
+}
 
 /// Mounts a fresh /proc in a private mount namespace. Only meaningful as
 /// PID 1 of a new PID namespace, as root.
@@ -64,8 +99,13 @@ pub fn run(argv: &[String]) -> i32 {
     let _ = std::fs::write("/proc/self/oom_score_adj", "0");
     // An image task: libcontainer runs the container, init supervises it.
     if let Some(launch) = crate::oci::Launch::from_env() {
+        // libcontainer's processes must not inherit the blocked mask; what
+        // came early is passed on once the container runs.
+        let early = pending_forwarded();
+        let _ =
+            nix::sys::signal::sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&forwarded_set()), None);
         return match launch {
-            Ok(l) => crate::oci::run::run(&l),
+            Ok(l) => crate::oci::run::run(&l, &early),
             Err(e) => {
                 eprintln!("paddock init: {e}");
                 125

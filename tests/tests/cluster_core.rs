@@ -295,6 +295,32 @@ fn kill_sends_sigterm_first_then_sigkill_after_grace() {
 }
 
 #[test]
+fn a_kill_right_after_task_running_is_not_lost() {
+    // TASK_RUNNING leaves as soon as init is spawned, before init can take
+    // signals; a SIGTERM then must not be dropped (which would leave the
+    // task running until the grace period's SIGKILL).
+    let mut c = Cluster::master(&[]);
+    c.add_agent(RES, &[]);
+    let mut s = Scheduler::subscribe(&format!("127.0.0.1:{}", c.master_port), framework("quick"));
+    let offer = s.next_offer(Duration::from_secs(10));
+    let ids = ["quick-0", "quick-1", "quick-2"];
+    let tasks = ids
+        .iter()
+        .map(|id| command_task(id, &offer, "exec sleep 600", 0.1, 32.0))
+        .collect();
+    s.launch(&offer, tasks);
+    for id in ids {
+        s.wait_state(id, "TASK_RUNNING", Duration::from_secs(20));
+        s.call(json!({"type": "KILL", "kill": {"task_id": {"value": id},
+            "kill_policy": {"grace_period": {"nanoseconds": 60_000_000_000i64}}}}));
+    }
+    for id in ids {
+        // Well inside the 60 s grace period: the SIGTERM did it.
+        s.wait_state(id, "TASK_KILLED", Duration::from_secs(20));
+    }
+}
+
+#[test]
 fn task_keeps_running_across_an_agent_restart() {
     let mut c = Cluster::master(&[]);
     c.add_agent(RES, &[]);

@@ -68,6 +68,11 @@ pub fn spawn(env: &ExecutorEnv, task: &TaskInfo) -> Result<tokio::process::Child
     }
     cmd.current_dir(&env.sandbox)
         .stdin(std::process::Stdio::null());
+    // SAFETY: only sigprocmask, which is async-signal-safe, runs between
+    // fork and exec.
+    unsafe {
+        cmd.pre_exec(paddock_isolation::init::block_forwarded_before_exec);
+    }
     cmd.spawn()
         .map_err(|e| format!("cannot start the task: {e}"))
 }

@@ -179,7 +179,9 @@ fn report(ready: &mut Option<std::fs::File>, line: &str) {
 }
 
 /// Runs the launch to its end; the exit code for init to exit with.
-pub fn run(launch: &Launch) -> i32 {
+/// `early`: signals that came before init could pass them on; they go to
+/// the container as soon as it runs.
+pub fn run(launch: &Launch, early: &[Signal]) -> i32 {
     let mut ready = ready_file(launch);
     if launch.private_network {
         if let Err(e) = private_network() {
@@ -199,6 +201,9 @@ pub fn run(launch: &Launch) -> i32 {
         }
     };
     report(&mut ready, &format!("started {pid}"));
+    for sig in early {
+        let _ = kill(pid, *sig);
+    }
     let code = supervise(pid);
     cleanup(launch, cgroup.as_deref());
     code

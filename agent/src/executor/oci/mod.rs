@@ -375,14 +375,14 @@ fn spawn_init(
     }
     cmd.stdin(std::process::Stdio::null());
     let fd = ready.as_raw_fd();
-    // SAFETY: dup2 is async-signal-safe; the new fd 3 is not close-on-exec,
-    // and the pipe's own fds are.
+    // SAFETY: dup2 and sigprocmask are async-signal-safe; the new fd 3 is
+    // not close-on-exec, and the pipe's own fds are.
     unsafe {
         cmd.pre_exec(move || {
             if libc::dup2(fd, READY_FD) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            Ok(())
+            paddock_isolation::init::block_forwarded_before_exec()
         });
     }
     cmd.spawn()
