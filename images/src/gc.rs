@@ -18,7 +18,7 @@ use crate::digest::sha256_hex;
 use crate::error::{ImageError, IoContext};
 use crate::lock::sweep_tmp;
 use crate::reference::ImageRef;
-use crate::store::{fsync_dir, remove_any, Image, ImageStore, LayerMeta};
+use crate::store::{fsync_dir, remove_any, Image, ImageStore, LayerMeta, OpGuard};
 
 /// What `gc` may remove.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -31,6 +31,11 @@ pub struct GcOptions {
     /// any docker spelling or as manifest digests. They are always kept,
     /// with all their blobs and layers.
     pub in_use: Vec<String>,
+}
+
+/// See [`ImageStore::hold`].
+pub struct StoreHold {
+    _guard: OpGuard,
 }
 
 /// What `gc` removed.
@@ -77,12 +82,23 @@ impl ImageStore {
     /// [`gc`](Self::gc), keeping `options.in_use` and, with
     /// `remove_unused_images`, removing every other image first.
     pub fn gc_with(&self, options: &GcOptions) -> Result<GcReport, ImageError> {
+        self.gc_live(options.remove_unused_images, || options.in_use.clone())
+    }
+
+    /// [`gc_with`](Self::gc_with), asking `in_use` for the images in use
+    /// only once gc holds the store: a container that starts while gc
+    /// waits for pulls and imports to finish is still seen.
+    pub fn gc_live(
+        &self,
+        remove_unused_images: bool,
+        in_use: impl FnOnce() -> Vec<String>,
+    ) -> Result<GcReport, ImageError> {
         let _guard = self.enter(true)?;
-        let keep = canonical_set(&options.in_use);
+        let keep = canonical_set(&in_use());
         let mut report = GcReport::default();
         let mut images = Vec::new();
         for img in self.list()? {
-            if options.remove_unused_images && !named(&keep, &img) {
+            if remove_unused_images && !named(&keep, &img) {
                 let path = self.record_path(&img.reference);
                 fs::remove_file(&path).ctx(|| format!("remove {}", path.display()))?;
                 report.images_removed.push(img.reference);
@@ -147,6 +163,15 @@ impl ImageStore {
         sweep_tmp(&self.inner.tmp());
         tracing::info!(?report, "image store gc");
         Ok(report)
+    }
+
+    /// Holds gc off (in every process) while the returned guard lives:
+    /// look an image up and prepare its rootfs under one hold, and gc
+    /// cannot remove the image in between.
+    pub fn hold(&self) -> Result<StoreHold, ImageError> {
+        Ok(StoreHold {
+            _guard: self.enter(false)?,
+        })
     }
 
     fn used_dir(&self) -> PathBuf {

@@ -35,7 +35,7 @@ pub mod unpack;
 
 pub use config::RuntimeConfig;
 pub use error::ImageError;
-pub use gc::{GcOptions, GcReport};
+pub use gc::{GcOptions, GcReport, StoreHold};
 pub use import::Upload;
 pub use pull::Credentials;
 pub use reference::ImageRef;

@@ -143,3 +143,30 @@ fn preparing_a_rootfs_records_the_last_use() {
     assert!(rootfs.path.join("etc/marker").is_file());
     assert!(store.last_used(&img).is_some());
 }
+
+#[test]
+fn a_hold_keeps_gc_off_and_in_use_is_asked_under_the_lock() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("store");
+    let store = ImageStore::open(&root).unwrap();
+    let p = tmp.path().join("x.tar");
+    std::fs::write(&p, image("h\n").oci_archive("img/h:1")).unwrap();
+    store.import(&p).unwrap();
+
+    // A "launching container" in another handle holds the store, and the
+    // task it runs becomes known only after gc was asked to run.
+    let other = ImageStore::open(&root).unwrap();
+    let hold = other.hold().unwrap();
+    let (started_tx, started_rx) = mpsc::channel();
+    let (known_tx, known_rx) = mpsc::channel::<String>();
+    let gc = std::thread::spawn(move || {
+        started_tx.send(()).unwrap();
+        store.gc_live(true, || known_rx.try_iter().collect())
+    });
+    started_rx.recv().unwrap();
+    known_tx.send("img/h:1".into()).unwrap();
+    drop(hold);
+    let report = gc.join().unwrap().unwrap();
+    assert!(report.images_removed.is_empty(), "{report:?}");
+    assert!(other.get("img/h:1").is_some());
+}
