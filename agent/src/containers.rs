@@ -506,6 +506,33 @@ fn destroy(agent: &Agent, cid: &str) {
     });
 }
 
+/// A limit the agent watches itself (disk) was exceeded: the container's
+/// unfinished tasks fail with `why` and `message` and the container is
+/// destroyed (SIGKILL to its cgroup); its watcher then finds those tasks
+/// already terminal and reports nothing more for them.
+pub fn fail_for_limitation(agent: &Arc<Agent>, cid: &str, why: &str, message: &str) {
+    let mut inner = agent.lock();
+    let Some(c) = inner.containers.get_mut(cid) else {
+        return;
+    };
+    c.kill_requested = true;
+    let (fw, exec) = (c.framework_id(), c.executor_id().clone());
+    let tasks: Vec<TaskId> = c.record.tasks.iter().map(|t| t.task_id.clone()).collect();
+    for task in tasks {
+        if inner
+            .tasks
+            .get(&task)
+            .is_some_and(|t| !t.state.is_terminal())
+        {
+            let mut st = status(&task, TaskState::TaskFailed, why, message);
+            st.executor_id = Some(exec.clone());
+            report(agent, &mut inner, &fw, st);
+        }
+    }
+    drop(inner);
+    destroy(agent, cid);
+}
+
 fn grace_of(policy: Option<&KillPolicy>) -> Option<Duration> {
     policy
         .and_then(|p| p.grace_period)

@@ -5,12 +5,14 @@
 //! their executors (`containers`), the reliable status-update streams
 //! (`updates`), checkpointing and recovery (`checkpoint`), the agent's HTTP
 //! API and the Mesos executor API (`http`), the built-in command
-//! executor that `paddock executor` runs (`executor`), and the Docker
+//! executor that `paddock executor` runs (`executor`), the Docker
 //! containerizer (`docker`: engine checks, orphan reaping, stats; its
-//! executor side is `executor::docker`).
+//! executor side is `executor::docker`), and per-container disk limits
+//! (`disk`: periodic usage checks, REASON_CONTAINER_LIMITATION_DISK).
 
 mod checkpoint;
 mod containers;
+pub mod disk;
 pub mod docker;
 pub mod executor;
 mod http;
@@ -54,6 +56,13 @@ pub struct AgentConfig {
     /// `--containerizers`: "mesos" always; "docker" enables the Docker
     /// containerizer (`docker`).
     pub containerizers: Vec<String>,
+    /// `--disk-watch-interval`: how often every container's disk usage is
+    /// measured (Mesos's `--container_disk_watch_interval`, 15 s there and
+    /// here by default). Zero turns the checks off.
+    pub disk_watch_interval: Duration,
+    /// `--enforce-disk-quota`: kill a container that uses more than its
+    /// `disk` (else it is only measured and reported).
+    pub enforce_disk_quota: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +101,7 @@ pub async fn run(
     let link = tokio::spawn(link::run(agent.clone()));
     let timers = tokio::spawn(state::run_timers(agent.clone()));
     let docker = tokio::spawn(docker::supervise(agent.clone()));
+    let disk = tokio::spawn(disk::run(agent.clone()));
     let app = http::router(agent.clone());
     tracing::info!(address = %addr, "agent listening");
     // Executor event streams write small chunks; see the master's server.
@@ -125,5 +135,6 @@ pub async fn run(
     link.abort();
     timers.abort();
     docker.abort();
+    disk.abort();
     served
 }

@@ -83,6 +83,8 @@ pub struct Agent {
     /// Cancelled when this agent stops: its executor watchers end with it
     /// (the executors do not) and no new executor stream is opened.
     pub stop: tokio_util::sync::CancellationToken,
+    /// The last disk measurement of each container (`disk`).
+    pub disk: crate::disk::UsageBoard,
     inner: Mutex<Inner>,
 }
 
@@ -104,6 +106,7 @@ impl Agent {
             checkpoint,
             start_time: paddock_proto::mesos::now_secs(),
             stop: tokio_util::sync::CancellationToken::new(),
+            disk: Default::default(),
             inner: Mutex::new(Inner {
                 agent_id,
                 master_id: None,

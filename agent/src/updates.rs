@@ -261,6 +261,8 @@ mod tests {
             cgroup_root: "unused".into(),
             executor_reregister_timeout: Duration::from_secs(1),
             containerizers: vec!["mesos".into()],
+            disk_watch_interval: std::time::Duration::from_secs(15),
+            enforce_disk_quota: true,
         };
         Arc::new(Agent::new(config, Default::default()).unwrap())
     }

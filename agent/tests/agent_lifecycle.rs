@@ -196,6 +196,8 @@ impl Harness {
             cgroup_root: self.cgroup_root.clone(),
             executor_reregister_timeout: Duration::from_secs(15),
             containerizers: vec!["mesos".into()],
+            disk_watch_interval: std::time::Duration::from_secs(15),
+            enforce_disk_quota: true,
         }
     }
 

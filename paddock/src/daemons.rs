@@ -97,6 +97,14 @@ pub struct AgentFlags {
     /// "mesos,docker" also runs DOCKER tasks through the Docker engine.
     #[arg(long, default_value = "mesos", value_delimiter = ',')]
     pub containerizers: Vec<String>,
+    /// How often each container's disk usage (sandbox, container layer) is
+    /// measured; "0s" turns the checks off.
+    #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
+    pub disk_watch_interval: Duration,
+    /// Kill a task whose container uses more than its `disk`
+    /// (REASON_CONTAINER_LIMITATION_DISK); "false" only measures.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub enforce_disk_quota: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -303,6 +311,8 @@ fn agent_config(
         cgroup_root: flags.cgroup_root.clone(),
         executor_reregister_timeout: flags.executor_reregister_timeout,
         containerizers: flags.containerizers.clone(),
+        disk_watch_interval: flags.disk_watch_interval,
+        enforce_disk_quota: flags.enforce_disk_quota,
     })
 }
 

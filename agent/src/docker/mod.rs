@@ -94,6 +94,8 @@ mod tests {
             cgroup_root: "paddock".into(),
             executor_reregister_timeout: std::time::Duration::from_secs(1),
             containerizers: containerizers.iter().map(|s| s.to_string()).collect(),
+            disk_watch_interval: std::time::Duration::from_secs(15),
+            enforce_disk_quota: true,
         }
     }
 

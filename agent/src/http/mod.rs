@@ -67,12 +67,15 @@ async fn flags(State(agent): State<Arc<Agent>>) -> Json<Value> {
         "cgroups_root": c.cgroup_root,
         "executor_reregistration_timeout": format!("{}secs", c.executor_reregister_timeout.as_secs_f64()),
         "containerizers": c.containerizers.join(","),
+        "container_disk_watch_interval": format!("{}secs", c.disk_watch_interval.as_secs_f64()),
+        "enforce_container_disk_quota": c.enforce_disk_quota.to_string(),
     }}))
 }
 
 /// Per-container statistics with Mesos's key names.
 async fn statistics(State(agent): State<Arc<Agent>>) -> Json<Value> {
-    let containers: Vec<(String, String, String, String, String)> = {
+    type Row = (String, String, String, String, String, Option<u64>);
+    let containers: Vec<Row> = {
         let inner = agent.lock();
         inner
             .containers
@@ -84,17 +87,21 @@ async fn statistics(State(agent): State<Arc<Agent>>) -> Json<Value> {
                     c.executor_id().value.clone(),
                     c.record.executor.name.clone().unwrap_or_default(),
                     c.record.executor.source.clone().unwrap_or_default(),
+                    crate::disk::policy::limit_bytes(&c.record.executor, &c.record.tasks),
                 )
             })
             .collect()
     };
+    let disk: Vec<Option<crate::disk::Measured>> =
+        containers.iter().map(|c| agent.disk.get(&c.0)).collect();
     let root = agent.config.cgroup_root.clone();
     // A Docker task's usage is in its Docker container's cgroup.
     let mut docker = crate::docker::stats::read_all(&agent).await;
     let out = tokio::task::spawn_blocking(move || {
         containers
             .into_iter()
-            .filter_map(|(cid, fw, exec, name, source)| {
+            .zip(disk)
+            .filter_map(|((cid, fw, exec, name, source, limit), disk)| {
                 let stats = match docker.remove(&cid) {
                     Some(s) => s,
                     None => paddock_isolation::cgroups::Cgroup::open(&root, &cid)
@@ -102,6 +109,17 @@ async fn statistics(State(agent): State<Arc<Agent>>) -> Json<Value> {
                         .stats()
                         .ok()?,
                 };
+                let mut stats = serde_json::to_value(stats).ok()?;
+                // Mesos's posix/disk keys: the limit when there is one, the
+                // usage once measured (every --disk-watch-interval).
+                if let Some(o) = stats.as_object_mut() {
+                    if let Some(l) = limit {
+                        o.insert("disk_limit_bytes".into(), json!(l));
+                    }
+                    if let Some(d) = disk {
+                        o.insert("disk_used_bytes".into(), json!(d.used_bytes));
+                    }
+                }
                 Some(json!({
                     "framework_id": fw,
                     "executor_id": exec,
