@@ -12,6 +12,7 @@ mod deploy_wait;
 #[cfg(test)]
 mod fake_http;
 mod frameworks;
+mod images;
 mod job_graph;
 mod job_schedule;
 mod jobs;
@@ -22,6 +23,7 @@ mod service;
 mod stats;
 mod table;
 mod tasks;
+mod top;
 
 use std::path::PathBuf;
 
@@ -130,6 +132,22 @@ pub enum CliCommand {
         output: Output,
         #[command(flatten)]
         marathon: MarathonAddr,
+    },
+    /// An agent's image store: list, pull, rm, gc, import.
+    Image {
+        #[command(flatten)]
+        output: Output,
+        #[command(flatten)]
+        agent: images::AgentAddr,
+        #[command(subcommand)]
+        command: images::ImageCommand,
+    },
+    /// Live resource usage of every task in the cluster, busiest first.
+    Top {
+        #[command(flatten)]
+        global: Global,
+        #[command(flatten)]
+        top: top::TopArgs,
     },
     /// Scheduled and dependent jobs on Chronos.
     Job {
@@ -297,6 +315,14 @@ fn execute(cmd: CliCommand) -> Result<(), String> {
         CliCommand::Agents { global } => agents::list(&Client::new(&global.master)?, global.json),
         CliCommand::Frameworks { global } => {
             frameworks::list(&Client::new(&global.master)?, global.json)
+        }
+        CliCommand::Image {
+            output,
+            agent,
+            command,
+        } => images::run(&agent.addr, command, output.json),
+        CliCommand::Top { global, top } => {
+            top::run(&Client::new(&global.master)?, &top, global.json)
         }
         CliCommand::Tasks {
             global,
