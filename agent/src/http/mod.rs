@@ -4,6 +4,7 @@
 
 pub mod executor_api;
 mod files;
+mod images;
 mod state_json;
 
 use std::sync::Arc;
@@ -34,6 +35,7 @@ pub fn router(agent: Arc<Agent>) -> Router {
         .route("/version", get(version))
         .route("/flags", get(flags))
         .route("/metrics/snapshot", get(metrics))
+        .merge(images::routes())
         .fallback(|uri: axum::http::Uri| async move {
             error(
                 StatusCode::NOT_FOUND,
