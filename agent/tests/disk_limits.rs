@@ -1,8 +1,14 @@
 //! Disk limits end to end: a real master and agent (`paddock` processes)
 //! with a short `--disk-watch-interval`, and command tasks that write into
-//! their sandboxes with dd. Needs root and cgroups, as the other agent tests.
+//! their sandboxes with dd, and a MESOS image task that writes into its
+//! container's own rootfs (the overlay's upper dir). Needs root and cgroups,
+//! as the other agent tests; the image test also needs Debian's
+//! docker-registry, skopeo and busybox-static, as `oci_containers.rs`; the
+//! DOCKER test needs a running dockerd (see `tests/tests/containers_docker.rs`
+//! for how CI starts it).
 
-use std::time::Duration;
+use std::process::Command;
+use std::time::{Duration, Instant};
 
 use paddock_tests::scheduler::{command_task, Scheduler};
 use paddock_tests::{get_json, wait_for, Cluster};
@@ -32,6 +38,19 @@ fn writer(id: &str, offer: &Value, disk: f64, write_mb: u64) -> Value {
         r.push(json!({"name": "disk", "type": "SCALAR", "scalar": {"value": disk}}));
     }
     t
+}
+
+/// The first terminal update of `task`, whatever came before it: a task
+/// that fills its disk quickly may be killed before its TASK_RUNNING is out.
+fn terminal_update(s: &mut Scheduler, task: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let st = s.next_update(task, deadline.saturating_duration_since(Instant::now()));
+        let state = st["state"].as_str().unwrap_or_default();
+        if !matches!(state, "TASK_STAGING" | "TASK_STARTING" | "TASK_RUNNING") {
+            return st;
+        }
+    }
 }
 
 /// The task's state in the agent's own /state.
@@ -71,8 +90,8 @@ fn a_task_that_writes_past_its_disk_is_killed_with_the_disk_reason() {
     let (c, mut s) = cluster("disk-hog", &["--disk-watch-interval", "300ms"]);
     let offer = s.next_offer(Duration::from_secs(10));
     s.launch(&offer, vec![writer("hog", &offer, 5.0, 20)]);
-    s.wait_state("hog", "TASK_RUNNING", WAIT);
-    let failed = s.wait_state("hog", "TASK_FAILED", WAIT);
+    let failed = terminal_update(&mut s, "hog");
+    assert_eq!(failed["state"], "TASK_FAILED", "{failed}");
     assert_eq!(
         failed["reason"], "REASON_CONTAINER_LIMITATION_DISK",
         "{failed}"
@@ -88,6 +107,101 @@ fn a_task_that_writes_past_its_disk_is_killed_with_the_disk_reason() {
     wait_for("the hog's container to go", WAIT, || {
         let all = get_json(&c.agent_url(0, "/monitor/statistics"))?;
         (!all.as_array()?.iter().any(|e| e["executor_id"] == "hog")).then_some(())
+    });
+}
+
+#[test]
+fn an_image_task_that_fills_its_rootfs_is_killed_with_the_disk_reason() {
+    let registry = paddock_images::testing::LocalRegistry::start()
+        .unwrap_or_else(|e| panic!("local registry: {e}"));
+    let image = registry
+        .push_busybox()
+        .unwrap_or_else(|e| panic!("push busybox: {e}"));
+    let (_c, mut s) = cluster("disk-oci", &["--disk-watch-interval", "300ms"]);
+    let offer = s.next_offer(Duration::from_secs(10));
+    // Not in the sandbox: /fill is in the container's writable layer.
+    let mut t = writer("filler", &offer, 5.0, 0);
+    t["command"]["value"] = json!(
+        "/bin/busybox dd if=/dev/zero of=/fill bs=1M count=20 && /bin/busybox sync && /bin/busybox sleep 600"
+    );
+    t["container"] = json!({
+        "type": "MESOS",
+        "mesos": {"image": {"type": "DOCKER", "docker": {"name": image}}}
+    });
+    s.launch(&offer, vec![t]);
+    let failed = terminal_update(&mut s, "filler");
+    assert_eq!(failed["state"], "TASK_FAILED", "{failed}");
+    assert_eq!(
+        failed["reason"], "REASON_CONTAINER_LIMITATION_DISK",
+        "{failed}"
+    );
+}
+
+/// A tiny busybox image for DOCKER tasks (sh, dd, sync, sleep), imported
+/// once from busybox-static.
+fn docker_image() -> &'static str {
+    const IMAGE: &str = "paddock-test/busybox-disk:latest";
+    let ok = |args: &[&str]| {
+        Command::new("docker")
+            .args(args)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    assert!(
+        ok(&["info"]),
+        "dockerd is not answering; start it as tests/tests/containers_docker.rs explains"
+    );
+    if !ok(&["image", "inspect", IMAGE]) {
+        let script = format!(
+            "set -e; r=$(mktemp -d); mkdir -p $r/bin $r/tmp; cp \"$(command -v busybox)\" $r/bin/; \
+             for a in sh dd sync sleep; do ln -s busybox $r/bin/$a; done; \
+             tar -C $r -c . | docker import -c 'ENV PATH=/bin' - {IMAGE} >/dev/null; rm -rf $r"
+        );
+        let built = Command::new("sh").arg("-c").arg(&script).status();
+        assert!(
+            built.is_ok_and(|s| s.success()),
+            "cannot import {IMAGE} (is busybox-static installed?)"
+        );
+    }
+    IMAGE
+}
+
+#[test]
+fn a_docker_task_that_fills_its_writable_layer_is_killed_with_the_disk_reason() {
+    let image = docker_image();
+    let (_c, mut s) = cluster(
+        "disk-docker",
+        &[
+            "--disk-watch-interval",
+            "300ms",
+            "--containerizers",
+            "mesos,docker",
+        ],
+    );
+    let offer = s.next_offer(Duration::from_secs(10));
+    // /fill is in the Docker container's writable layer, not the sandbox.
+    let mut t = writer("dfill", &offer, 5.0, 0);
+    t["command"]["value"] = json!("dd if=/dev/zero of=/fill bs=1M count=20 && sync && sleep 600");
+    t["container"] = json!({"type": "DOCKER", "docker": {"image": image, "network": "HOST"}});
+    s.launch(&offer, vec![t]);
+    let failed = terminal_update(&mut s, "dfill");
+    assert_eq!(failed["state"], "TASK_FAILED", "{failed}");
+    assert_eq!(
+        failed["reason"], "REASON_CONTAINER_LIMITATION_DISK",
+        "{failed}"
+    );
+    // The Docker container is removed with its task.
+    let agent_label = format!(
+        "label=paddock.agent_id={}",
+        failed["agent_id"]["value"].as_str().unwrap_or_default()
+    );
+    wait_for("the Docker container to go", WAIT, || {
+        let found = Command::new("docker")
+            .args(["ps", "-aq", "--filter", &agent_label, "--filter"])
+            .arg("label=paddock.task_id=dfill")
+            .output()
+            .ok()?;
+        (found.status.success() && found.stdout.trim_ascii().is_empty()).then_some(())
     });
 }
 

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use bollard::query_parameters::{InspectContainerOptionsBuilder, KillContainerOptionsBuilder};
+use bollard::query_parameters::{InspectContainerOptionsBuilder, RemoveContainerOptionsBuilder};
 use paddock_proto::mesos::reason;
 
 use super::policy::{self, Verdict};
@@ -88,13 +88,18 @@ async fn docker_rw_bytes(docker: &mut Option<bollard::Docker>, container_id: &st
     }
 }
 
-async fn kill_docker(docker: &Option<bollard::Docker>, container_id: &str) {
+/// Force-removes the Docker container (which kills it) at once, rather
+/// than leaving it to the orphan reaper.
+async fn remove_docker(docker: &Option<bollard::Docker>, container_id: &str) {
     let Some(d) = docker else { return };
     let name = crate::docker::container_name(container_id);
-    let opts = KillContainerOptionsBuilder::new().signal("SIGKILL").build();
-    if let Err(e) = d.kill_container(&name, Some(opts)).await {
+    let opts = RemoveContainerOptionsBuilder::new()
+        .force(true)
+        .v(true)
+        .build();
+    if let Err(e) = d.remove_container(&name, Some(opts)).await {
         if !crate::docker::engine::is_not_found(&e) {
-            tracing::warn!(docker = %name, "cannot kill: {}", crate::docker::engine::describe(&e));
+            tracing::warn!(docker = %name, "cannot remove: {}", crate::docker::engine::describe(&e));
         }
     }
 }
@@ -151,7 +156,7 @@ async fn check(agent: &Arc<Agent>, docker: &mut Option<bollard::Docker>) {
                     &policy::message(used, limit),
                 );
                 if t.docker {
-                    kill_docker(docker, &t.container_id).await;
+                    remove_docker(docker, &t.container_id).await;
                 }
             }
         }
