@@ -145,7 +145,7 @@ async fn check(agent: &Arc<Agent>, docker: &mut Option<bollard::Docker>) {
         match policy::verdict(bytes, t.limit, agent.config.enforce_disk_quota) {
             Verdict::Unlimited | Verdict::Within => {}
             Verdict::OverButNotEnforced { used, limit } => {
-                tracing::info!(container = %t.container_id, used, limit, "over its disk limit (not enforced)");
+                tracing::debug!(container = %t.container_id, used, limit, "over its disk limit (not enforced)");
             }
             Verdict::Exceeded { used, limit } => {
                 tracing::warn!(container = %t.container_id, used, limit, "over its disk limit: killing it");
