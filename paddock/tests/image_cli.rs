@@ -136,6 +136,11 @@ fn import_list_gc_and_rm_through_the_cli() {
     assert_eq!(r.json::<Value>().unwrap()["field"], "password");
     let err = one_line_error(&image_cli(&agent, &["pull", "127.0.0.1:1/nosuch:1"]));
     assert!(err.contains("127.0.0.1:1"), "{err}");
+    let broken = write(tmp.path(), "broken.tar", b"this is no tarball");
+    let err = one_line_error(&image_cli(&agent, &["import", &broken]));
+    assert!(err.contains(&format!("corrupt archive {broken}")), "{err}");
+    let list = ok_json(&image_cli(&agent, &["list", "--json"]));
+    assert_eq!(references(&list), vec![BUSYBOX, OTHER]);
 
     // A task runs from busybox: gc keeps it (and drops the unused image),
     // rm refuses it.
@@ -272,4 +277,51 @@ fn arbitrary_bytes_to_the_import_endpoint_leave_nothing_half_imported() {
     // The agent is still fine.
     let r = client.get(format!("http://{agent}/images")).send().unwrap();
     assert_eq!(r.status().as_u16(), 200);
+}
+
+#[test]
+fn pull_from_a_local_registry_with_credentials_and_rm_by_digest() {
+    use paddock_images::testing::LocalRegistry;
+    let (_c, agent) = cluster();
+    let reg = LocalRegistry::start_with_basic_auth("ops", "s3cret")
+        .unwrap_or_else(|e| panic!("local registry: {e}"));
+    let image = reg
+        .push_image(&other_image(), "team/other:2")
+        .unwrap_or_else(|e| panic!("push: {e}"));
+
+    // No or wrong credentials: a one-line error naming the registry.
+    let err = one_line_error(&image_cli(&agent, &["pull", &image]));
+    assert!(err.contains("refused authentication"), "{err}");
+    let err = one_line_error(&image_cli(
+        &agent,
+        &["pull", &image, "--username", "ops", "--password", "wrong"],
+    ));
+    assert!(err.contains(&reg.addr()), "{err}");
+    let r = http()
+        .post(format!("http://{agent}/images/pull"))
+        .json(&json!({"image": image, "username": "ops", "password": "wrong"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    assert_eq!(r.json::<Value>().unwrap()["field"], "credentials");
+
+    // The password from the environment, as scripts pass it.
+    let mut argv = vec!["image", "pull", &image, "--username", "ops", "--json"];
+    argv.extend_from_slice(&["--agent", &agent]);
+    let pulled = ok_json(&run_cli(
+        &argv,
+        &[("PADDOCK_REGISTRY_PASSWORD", "s3cret".to_string())],
+    ));
+    assert_eq!(pulled["reference"], image.as_str());
+    let digest = pulled["digest"].as_str().unwrap().to_string();
+    let list = ok_json(&image_cli(&agent, &["list", "--json"]));
+    assert_eq!(references(&list), vec![image.clone()]);
+
+    // rm by manifest digest.
+    let removed = ok_json(&image_cli(&agent, &["rm", &digest, "--json"]));
+    assert_eq!(removed[0]["reference"], image.as_str());
+    assert!(ok_json(&image_cli(&agent, &["list", "--json"]))
+        .as_array()
+        .unwrap()
+        .is_empty());
 }

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -308,8 +308,33 @@ async fn pull(State(agent): State<Arc<Agent>>, body: Bytes) -> Response {
     }
 }
 
+/// `POST /images/import?name=FILE`: `name` (the archive's file name, say)
+/// only labels errors.
+#[derive(Debug, Default, Deserialize)]
+struct ImportQuery {
+    #[serde(default)]
+    name: Option<String>,
+}
+
+/// What errors call the archive: its `name` (one short line), or "the
+/// request body".
+fn archive_label(q: &ImportQuery) -> String {
+    match q.name.as_deref().map(str::trim) {
+        Some(n) if !n.is_empty() => {
+            let clean: String = n.chars().filter(|c| !c.is_control()).take(200).collect();
+            clean
+        }
+        _ => "the request body".into(),
+    }
+}
+
 /// Streams the body into a staging area of the store, then imports it.
-async fn import(State(agent): State<Arc<Agent>>, body: Body) -> Response {
+async fn import(
+    State(agent): State<Arc<Agent>>,
+    Query(query): Query<ImportQuery>,
+    body: Body,
+) -> Response {
+    let label = archive_label(&query);
     let store = match with_store(&agent, Ok).await {
         Ok(s) => s,
         Err(e) => return store_error(&e, "store"),
@@ -362,7 +387,7 @@ async fn import(State(agent): State<Arc<Agent>>, body: Body) -> Response {
         );
     }
     let s = store.clone();
-    let res = tokio::task::spawn_blocking(move || s.import_upload(upload, "the uploaded archive"))
+    let res = tokio::task::spawn_blocking(move || s.import_upload(upload, &label))
         .await
         .unwrap_or_else(|e| Err(join_error(e)));
     match res {
@@ -512,6 +537,18 @@ mod tests {
             assert_eq!(v["field"], field, "{v}");
             assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()));
         }
+    }
+
+    #[test]
+    fn archive_labels_are_one_short_line() {
+        let q = |n: Option<&str>| ImportQuery {
+            name: n.map(Into::into),
+        };
+        assert_eq!(archive_label(&q(Some("bb.tar"))), "bb.tar");
+        assert_eq!(archive_label(&q(Some("a\nb"))), "ab");
+        assert_eq!(archive_label(&q(Some("  "))), "the request body");
+        assert_eq!(archive_label(&q(None)), "the request body");
+        assert_eq!(archive_label(&q(Some(&"x".repeat(500)))).len(), 200);
     }
 
     #[test]

@@ -175,16 +175,20 @@ pub fn run(addr: &str, cmd: ImageCommand, json: bool) -> Result<(), String> {
             emit(&render_gc(&v))
         }
         ImageCommand::Import { file } => {
-            let body = if file.as_os_str() == "-" {
-                reqwest::blocking::Body::new(std::io::stdin())
+            let (body, name) = if file.as_os_str() == "-" {
+                (
+                    reqwest::blocking::Body::new(std::io::stdin()),
+                    "stdin".into(),
+                )
             } else {
                 let f = std::fs::File::open(&file)
                     .map_err(|e| format!("cannot open {}: {e}", file.display()))?;
-                reqwest::blocking::Body::from(f)
+                (reqwest::blocking::Body::from(f), file.display().to_string())
             };
+            let path = format!("/images/import?name={}", percent_encode(&name, false));
             let v = a.send(
                 a.http
-                    .post(a.url("/images/import"))
+                    .post(a.url(&path))
                     .header("content-type", "application/x-tar")
                     .body(body),
             )?;
