@@ -85,6 +85,49 @@ fn top_once_shows_a_running_task_with_its_usage() {
         "{spinner}"
     );
 
+    // Without --once it redraws in place (clear + home) at each interval.
+    let mut live = std::process::Command::new(paddock_tests::paddock_bin())
+        .args(["top", "--interval", "200ms", "--master", &master])
+        .stdout(std::process::Stdio::piped())
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .expect("start paddock top");
+    let mut stdout = live.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = std::io::Read::read(&mut stdout, &mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let screens = loop {
+        let text = String::from_utf8_lossy(&seen).to_string();
+        let screens: Vec<String> = text
+            .split("\x1b[H\x1b[2J")
+            .skip(1)
+            .map(str::to_string)
+            .collect();
+        // Two whole screens: a third one has begun.
+        if screens.len() >= 3 {
+            break screens;
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        assert!(!left.is_zero(), "no redraws after 20s: {text:?}");
+        if let Ok(chunk) = rx.recv_timeout(left) {
+            seen.extend(chunk);
+        }
+    };
+    let _ = live.kill();
+    let _ = live.wait();
+    for screen in &screens[..2] {
+        assert!(screen.starts_with("paddock top: 2 tasks"), "{screen:?}");
+        assert!(screen.contains("\nspinner "), "{screen:?}");
+    }
+
     // A master that is not there: one line, non-zero.
     let port = paddock_tests::free_port();
     let out = run_cli(
