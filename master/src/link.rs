@@ -133,34 +133,12 @@ async fn pump(
     mut inbound: Streaming<AgentMessage>,
 ) {
     loop {
-        let msg = match inbound.message().await {
-            Ok(Some(m)) => m,
+        match inbound.message().await {
+            Ok(Some(msg)) => handle(&shared, &agent, session, msg),
             Ok(None) => break,
             Err(e) => {
                 tracing::debug!(agent = %agent, "session error: {e}");
                 break;
-            }
-        };
-        match msg.kind {
-            Some(Up::Heartbeat(_)) => {
-                shared.with_core(false, |m, now| m.agent_heartbeat(&agent, session, now));
-            }
-            Some(Up::StatusUpdate(u)) => match serde_json::from_str::<TaskStatus>(&u.status_json) {
-                Ok(status) => {
-                    let terminal = status.state.is_terminal();
-                    let fw = FrameworkId::new(u.framework_id);
-                    shared.with_core(terminal, |m, now| {
-                        m.agent_heartbeat(&agent, session, now);
-                        m.status_update(&fw, &agent, status)
-                    });
-                }
-                Err(e) => tracing::warn!(agent = %agent, "bad status update: {e}"),
-            },
-            Some(Up::ExecutorExited(e)) => {
-                tracing::info!(agent = %agent, executor = %e.executor_id, status = e.status, "executor exited");
-            }
-            Some(Up::Register(_)) | None => {
-                tracing::warn!(agent = %agent, "unexpected message in session");
             }
         }
     }
@@ -175,6 +153,34 @@ async fn pump(
     hub.core
         .agent_disconnected(&agent, session, std::time::Instant::now());
     hub.flush();
+}
+
+/// One message of an agent's session. Not async, so that the parsed
+/// messages never live in the pump's future: that future is kept for every
+/// connected agent, and was ~4 KiB.
+fn handle(shared: &Arc<Shared>, agent: &AgentId, session: u64, msg: AgentMessage) {
+    match msg.kind {
+        Some(Up::Heartbeat(_)) => {
+            shared.with_core(false, |m, now| m.agent_heartbeat(agent, session, now));
+        }
+        Some(Up::StatusUpdate(u)) => match serde_json::from_str::<TaskStatus>(&u.status_json) {
+            Ok(status) => {
+                let terminal = status.state.is_terminal();
+                let fw = FrameworkId::new(u.framework_id);
+                shared.with_core(terminal, |m, now| {
+                    m.agent_heartbeat(agent, session, now);
+                    m.status_update(&fw, agent, status)
+                });
+            }
+            Err(e) => tracing::warn!(agent = %agent, "bad status update: {e}"),
+        },
+        Some(Up::ExecutorExited(e)) => {
+            tracing::info!(agent = %agent, executor = %e.executor_id, status = e.status, "executor exited");
+        }
+        Some(Up::Register(_)) | None => {
+            tracing::warn!(agent = %agent, "unexpected message in session");
+        }
+    }
 }
 
 #[cfg(test)]

@@ -12,8 +12,13 @@ use tonic_prost::ProstCodec;
 
 /// Initial per-stream buffer.
 const BUFFER: usize = 1024;
-/// Encoded bytes after which a stream yields (tonic's default).
-const YIELD_THRESHOLD: usize = 32 * 1024;
+/// Encoded bytes after which a stream yields a frame. tonic's default is
+/// 32 KiB, and a buffer keeps the capacity of its biggest batch: a master
+/// sending an agent a burst of launches, or an agent sending a burst of
+/// updates, grew its buffer (and the peer's decode buffer, which takes whole
+/// frames) to ~10 KiB per session, for good. Yielding after each KiB keeps
+/// both near the initial size, for a few more, smaller, HTTP/2 frames.
+const YIELD_THRESHOLD: usize = BUFFER;
 
 #[derive(Debug, Clone)]
 pub struct SmallCodec<T, U>(PhantomData<(T, U)>);

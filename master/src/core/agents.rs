@@ -280,7 +280,7 @@ impl Master {
             task.last = super::LastStatus::of(&status);
             let fw = task.framework_id.clone();
             if aware {
-                self.insert_task(task);
+                self.insert_task(*task);
             } else {
                 self.archive_task(task);
             }

@@ -187,8 +187,10 @@ pub struct Master {
     pub frameworks: HashMap<FrameworkId, Framework>,
     pub completed_frameworks: VecDeque<Framework>,
     pub offers: HashMap<OfferId, OfferEntry>,
-    pub tasks: HashMap<TaskId, Task>,
-    pub completed_tasks: VecDeque<Task>,
+    /// Boxed: a map slot is then 32 bytes, not ~330, and the table (kept
+    /// at a power of two, and doubled while it grows) costs far less.
+    pub tasks: HashMap<TaskId, Box<Task>>,
+    pub completed_tasks: VecDeque<Box<Task>>,
     pub counters: Counters,
     /// Live tasks with a custom executor, per framework: offers list those
     /// executors, and most frameworks have none, so the scan is skipped.
@@ -288,12 +290,12 @@ impl Master {
                 .entry(task.framework_id.clone())
                 .or_insert(0) += 1;
         }
-        if let Some(old) = self.tasks.insert(task.info.task_id.clone(), task) {
+        if let Some(old) = self.tasks.insert(task.info.task_id.clone(), Box::new(task)) {
             self.forget_executor_task(&old);
         }
     }
 
-    fn remove_task(&mut self, id: &TaskId) -> Option<Task> {
+    fn remove_task(&mut self, id: &TaskId) -> Option<Box<Task>> {
         let t = self.tasks.remove(id)?;
         self.forget_executor_task(&t);
         Some(t)
@@ -314,7 +316,7 @@ impl Master {
         self.custom_executor_tasks.contains_key(fw)
     }
 
-    fn archive_task(&mut self, task: Task) {
+    fn archive_task(&mut self, task: Box<Task>) {
         self.completed_tasks.push_back(task);
         while self.completed_tasks.len() > COMPLETED_KEEP {
             self.completed_tasks.pop_front();

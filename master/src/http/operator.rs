@@ -238,8 +238,12 @@ pub async fn tasks(
     }
     let hub = shared.lock();
     let m = &hub.core;
-    let mut all: Vec<&crate::core::Task> =
-        m.tasks.values().chain(m.completed_tasks.iter()).collect();
+    let mut all: Vec<&crate::core::Task> = m
+        .tasks
+        .values()
+        .chain(m.completed_tasks.iter())
+        .map(|t| &**t)
+        .collect();
     if let Some(fw) = q.get("framework_id") {
         all.retain(|t| &t.framework_id.value == fw);
     }
