@@ -481,11 +481,17 @@ async fn flush(store: &Arc<Store>, pending: &mut BTreeMap<String, Option<Vec<u8>
 
 async fn call_master(driver: &Driver, call: Effect, persisted: bool) {
     let result = match call {
-        Effect::Launch { offer_ids, tasks } if persisted => {
+        Effect::Launch {
+            offer_ids,
+            tasks,
+            refuse_seconds,
+        } if persisted => {
             tracing::debug!(tasks = tasks.len(), "marathon: launching");
-            driver.launch(offer_ids, tasks, None).await
+            driver.launch(offer_ids, tasks, refuse_seconds).await
         }
-        Effect::Launch { offer_ids, tasks } => {
+        Effect::Launch {
+            offer_ids, tasks, ..
+        } => {
             // Never launch what is not recorded: the tasks would be orphans after a restart.
             tracing::error!(
                 tasks = tasks.len(),

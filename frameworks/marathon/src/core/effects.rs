@@ -54,6 +54,9 @@ pub enum Effect {
     Launch {
         offer_ids: Vec<OfferId>,
         tasks: Vec<TaskInfo>,
+        /// The refuse filter for what the offers have left; `None` = the
+        /// master's default (5 s).
+        refuse_seconds: Option<f64>,
     },
     Decline {
         offer_ids: Vec<OfferId>,

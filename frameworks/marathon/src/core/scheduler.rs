@@ -41,7 +41,19 @@ pub struct CoreConfig {
     /// At most this many tasks go on one offer (Marathon's
     /// `--max_instances_per_offer`); `None` = as many as fit.
     pub max_instances_per_offer: Option<usize>,
+    /// At most this many of our tasks may be staging (launched, not yet
+    /// running) on one agent at once; `None` = no cap. Starting a task costs
+    /// the agent an executor start, and hundreds at once on a small agent
+    /// starve its heartbeats until the master declares it unreachable.
+    /// Marathon itself paces launches too (100 launch tokens per 30 s).
+    pub max_staging_per_agent: Option<usize>,
+    /// Refuse filter for offers declined only because their agent is at
+    /// that cap: short, so launches go on as soon as tasks report running.
+    pub paced_refuse_seconds: f64,
 }
+
+/// The default of [`CoreConfig::max_staging_per_agent`].
+pub const DEFAULT_MAX_STAGING_PER_AGENT: usize = 64;
 
 impl Default for CoreConfig {
     fn default() -> Self {
@@ -53,6 +65,8 @@ impl Default for CoreConfig {
             reconcile_interval_seconds: 60,
             max_running_deployments: 100,
             max_instances_per_offer: None,
+            max_staging_per_agent: Some(DEFAULT_MAX_STAGING_PER_AGENT),
+            paced_refuse_seconds: 1.0,
         }
     }
 }
@@ -170,6 +184,9 @@ pub struct Scheduler {
     /// Next probe per (task, slot); slot = health check index or READINESS_SLOT.
     next_probe: BTreeMap<(String, usize), Timestamp>,
     in_flight: HashSet<(String, usize)>,
+    /// Agents whose offers were declined at the staging cap; a REVIVE goes
+    /// out when one of them is down to half the cap.
+    paced_agents: HashSet<AgentId>,
     /// When a kill was last sent, for retries.
     kill_sent: BTreeMap<String, Timestamp>,
     last_reconcile: Option<Timestamp>,
@@ -251,6 +268,11 @@ fn counts_for_backoff(state: TaskState) -> bool {
 
 /// Terminal for our purposes: Mesos's terminal states plus TASK_UNKNOWN
 /// (the master does not know the task, so it is gone).
+/// Launched, not running yet, and not being killed.
+fn is_staging(i: &Instance) -> bool {
+    matches!(i.state, TaskState::TaskStaging | TaskState::TaskStarting) && i.killing_since.is_none()
+}
+
 fn is_gone(state: TaskState) -> bool {
     state.is_terminal() || state == TaskState::TaskUnknown
 }
@@ -268,6 +290,7 @@ impl Scheduler {
             suppressed: false,
             next_probe: BTreeMap::new(),
             in_flight: HashSet::new(),
+            paced_agents: HashSet::new(),
             kill_sent: BTreeMap::new(),
             last_reconcile: None,
             now_hint: Timestamp::ZERO,
@@ -455,6 +478,9 @@ impl Scheduler {
             .map(|a| (a.waiting_since.unwrap_or(now), a.goal.id.clone()))
             .collect();
         order.sort();
+        let cap = self.config.max_staging_per_agent.unwrap_or(usize::MAX);
+        let mut staging = self.staging_per_agent();
+        let mut paced: Vec<bool> = vec![false; pools.len()];
         for (_, app_id) in order {
             let Some(app) = self.apps.get(&app_id) else {
                 continue;
@@ -471,6 +497,11 @@ impl Scheduler {
             let per_offer = self.config.max_instances_per_offer.unwrap_or(usize::MAX);
             for (pi, pool) in pools.iter_mut().enumerate() {
                 while wanted > 0 && launches[pi].len() < per_offer {
+                    let on_agent = staging.entry(pool.agent_id.clone()).or_insert(0);
+                    if *on_agent >= cap {
+                        paced[pi] = true;
+                        break;
+                    }
                     let placed: Vec<&Place> = places.iter().collect();
                     match pool.check(&spec, &placed) {
                         Ok(host_ports) => {
@@ -486,6 +517,7 @@ impl Scheduler {
                                 },
                             );
                             pool.consume(&spec, &host_ports);
+                            *on_agent += 1;
                             let inst = Instance {
                                 task_id: task_id.value.clone(),
                                 app_id: spec.id.clone(),
@@ -545,15 +577,26 @@ impl Scheduler {
                 app.wanted = wanted;
             }
         }
+        for (pi, pool) in pools.iter().enumerate() {
+            if paced[pi] {
+                self.paced_agents.insert(pool.agent_id.clone());
+            }
+        }
         let still_wanted = self.apps.values().any(|a| a.wanted > 0);
         let mut declined = Vec::new();
+        let mut declined_paced = Vec::new();
         for (pi, pool) in pools.iter().enumerate() {
-            if launches[pi].is_empty() {
+            if launches[pi].is_empty() && paced[pi] && still_wanted {
+                declined_paced.push(pool.offer_id.clone());
+            } else if launches[pi].is_empty() {
                 declined.push(pool.offer_id.clone());
             } else {
+                // A paced agent's leftovers must come back soon, not after
+                // the master's default filter of 5 s.
                 self.out.push(Effect::Launch {
                     offer_ids: vec![pool.offer_id.clone()],
                     tasks: std::mem::take(&mut launches[pi]),
+                    refuse_seconds: paced[pi].then_some(self.config.paced_refuse_seconds),
                 });
             }
         }
@@ -568,11 +611,62 @@ impl Scheduler {
                 refuse_seconds,
             });
         }
+        if !declined_paced.is_empty() {
+            self.out.push(Effect::Decline {
+                offer_ids: declined_paced,
+                refuse_seconds: self.config.paced_refuse_seconds,
+            });
+        }
         self.reconcile_apps(now);
+    }
+
+    /// How many of our tasks are launched but not running yet, per agent.
+    fn staging_per_agent(&self) -> HashMap<AgentId, usize> {
+        let mut out = HashMap::new();
+        if self.config.max_staging_per_agent.is_none() {
+            return out;
+        }
+        for i in self.instances.values().filter(|i| is_staging(i)) {
+            *out.entry(i.agent_id.clone()).or_insert(0) += 1;
+        }
+        out
     }
 
     /// A status update. The caller acknowledges it after the effects ran.
     pub fn update(&mut self, status: &TaskStatus, now: Timestamp) {
+        let agent = self
+            .instances
+            .get(&status.task_id.value)
+            .map(|i| i.agent_id.clone());
+        self.apply_update(status, now);
+        if let Some(agent) = agent {
+            self.unpace(&agent);
+        }
+    }
+
+    /// Asks for offers again once a paced agent is down to half the cap
+    /// (not at every task that starts, which would launch one at a time).
+    fn unpace(&mut self, agent: &AgentId) {
+        let Some(cap) = self.config.max_staging_per_agent else {
+            return;
+        };
+        if !self.paced_agents.contains(agent) {
+            return;
+        }
+        let staging = self
+            .instances
+            .values()
+            .filter(|i| &i.agent_id == agent && is_staging(i))
+            .count();
+        if staging <= cap / 2 {
+            self.paced_agents.remove(agent);
+            if self.wants_offers && !self.suppressed {
+                self.out.push(Effect::Revive);
+            }
+        }
+    }
+
+    fn apply_update(&mut self, status: &TaskStatus, now: Timestamp) {
         let id = status.task_id.value.clone();
         let Some(inst) = self.instances.get_mut(&id) else {
             if !is_gone(status.state) {

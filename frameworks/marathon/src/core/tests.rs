@@ -1140,3 +1140,127 @@ fn max_instances_per_offer_spreads_launches() {
     s.offers(&[big_offer(3, "h1")], t(2));
     assert_eq!(launched(&s.take_effects()).len(), 1);
 }
+
+fn declined_with(effects: &[Effect]) -> Vec<(String, f64)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Decline {
+                offer_ids,
+                refuse_seconds,
+            } => Some(
+                offer_ids
+                    .iter()
+                    .map(|o| (o.value.clone(), *refuse_seconds))
+                    .collect::<Vec<_>>(),
+            ),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+/// A scheduler with `cap` (None = no cap) that was just told to run
+/// `/many` at `instances`.
+fn deployed(cap: Option<usize>, instances: u32) -> Scheduler {
+    let mut s = Scheduler::new(CoreConfig {
+        max_staging_per_agent: cap,
+        paced_refuse_seconds: 0.5,
+        ..CoreConfig::default()
+    });
+    s.subscribed("fw", t(0));
+    s.deploy(targets(&[app("/many", instances)]), false, t(0))
+        .unwrap_or_else(|e| panic!("{e}"));
+    s.take_effects();
+    s
+}
+
+#[test]
+fn launches_per_agent_are_capped_until_tasks_run() {
+    let mut s = deployed(Some(3), 10);
+    s.offers(&[big_offer(1, "h1")], t(1));
+    let fx = s.take_effects();
+    let first = launched(&fx);
+    assert_eq!(first.len(), 3, "only the cap is launched on one agent");
+    // What the offer has left comes back after the short filter, not 5 s.
+    assert!(fx.iter().any(|e| matches!(
+        e,
+        Effect::Launch { refuse_seconds: Some(r), .. } if *r == 0.5
+    )));
+    // Nothing ran yet: the agent's next offer is declined with the short filter.
+    s.offers(&[big_offer(2, "h1")], t(2));
+    let fx = s.take_effects();
+    assert!(launched(&fx).is_empty());
+    assert_eq!(declined_with(&fx), vec![("offer-2".to_string(), 0.5)]);
+    // Two report running: two more may go.
+    for task in first.iter().take(2) {
+        s.update(&status(&task.task_id.value, TaskState::TaskRunning), t(3));
+    }
+    s.take_effects();
+    s.offers(&[big_offer(3, "h1")], t(4));
+    assert_eq!(launched(&s.take_effects()).len(), 2);
+}
+
+#[test]
+fn a_paced_agent_at_half_the_cap_revives_offers_once() {
+    let mut s = deployed(Some(4), 10);
+    s.offers(&[big_offer(1, "h1")], t(1));
+    let first = launched(&s.take_effects());
+    assert_eq!(first.len(), 4);
+    s.offers(&[big_offer(2, "h1")], t(2));
+    s.take_effects();
+    let revives = |fx: &[Effect]| fx.iter().filter(|e| matches!(e, Effect::Revive)).count();
+    // 3 staging: above half the cap, no revive yet.
+    s.update(
+        &status(&first[0].task_id.value, TaskState::TaskRunning),
+        t(3),
+    );
+    assert_eq!(revives(&s.take_effects()), 0);
+    // 2 staging: half the cap, one revive; later updates add none.
+    s.update(
+        &status(&first[1].task_id.value, TaskState::TaskRunning),
+        t(3),
+    );
+    assert_eq!(revives(&s.take_effects()), 1);
+    s.update(
+        &status(&first[2].task_id.value, TaskState::TaskRunning),
+        t(3),
+    );
+    assert_eq!(revives(&s.take_effects()), 0);
+}
+
+#[test]
+fn the_staging_cap_is_per_agent() {
+    let mut s = deployed(Some(3), 10);
+    s.offers(&[big_offer(1, "h1"), big_offer(2, "h2")], t(1));
+    let tasks = launched(&s.take_effects());
+    let on = |agent: &str| {
+        tasks
+            .iter()
+            .filter(|t| t.agent_id.value == format!("agent-{agent}"))
+            .count()
+    };
+    assert_eq!((on("h1"), on("h2")), (3, 3));
+    // A staging task that fails frees its slot (and its replacement may take it).
+    s.update(
+        &status(&tasks[0].task_id.value, TaskState::TaskFailed),
+        t(2),
+    );
+    s.take_effects();
+    assert_eq!(s.app("/many").map(|a| a.wanted), Some(5));
+}
+
+#[test]
+fn without_a_cap_one_offer_takes_everything_that_fits() {
+    let mut s = deployed(None, 30);
+    s.offers(&[big_offer(1, "h1")], t(1));
+    let fx = s.take_effects();
+    assert_eq!(launched(&fx).len(), 30);
+    assert!(fx.iter().any(|e| matches!(
+        e,
+        Effect::Launch {
+            refuse_seconds: None,
+            ..
+        }
+    )));
+}
