@@ -268,6 +268,19 @@ fn counts_for_backoff(state: TaskState) -> bool {
 
 /// Terminal for our purposes: Mesos's terminal states plus TASK_UNKNOWN
 /// (the master does not know the task, so it is gone).
+/// When a probe that was due at `due` and runs at `now` runs next: one
+/// interval after `due`, so probes keep their phase however late the tick
+/// that ran them was (from `now` they drifted by up to a tick per round:
+/// every 11–12 s instead of 10); from `now` when they fell a whole interval
+/// behind, or for the first probe.
+fn next_probe_at(due: Option<Timestamp>, now: Timestamp, interval_seconds: u64) -> Timestamp {
+    let period = secs(interval_seconds.max(1));
+    match due.map(|d| d.plus_millis(period)) {
+        Some(next) if next > now => next,
+        _ => now.plus_millis(period),
+    }
+}
+
 /// Launched, not running yet, and not being killed.
 fn is_staging(i: &Instance) -> bool {
     matches!(i.state, TaskState::TaskStaging | TaskState::TaskStarting) && i.killing_since.is_none()
@@ -790,8 +803,14 @@ impl Scheduler {
         let Some(inst) = self.remove_instance(id) else {
             return;
         };
-        self.next_probe.retain(|(t, _), _| t != id);
-        self.in_flight.retain(|(t, _)| t != id);
+        // Only this instance's probe slots (a scan of every slot per ended
+        // instance made a 1,000-task restart quadratic).
+        let slots = (0..inst.health_checks.len()).chain([READINESS_SLOT]);
+        for slot in slots {
+            let key = (id.to_string(), slot);
+            self.next_probe.remove(&key);
+            self.in_flight.remove(&key);
+        }
         self.kill_sent.remove(id);
         self.out.push(Effect::Delete(instance_key(id)));
         let requested_kill = inst.killing_since.is_some() && !inst.killed_unhealthy;
@@ -915,9 +934,10 @@ impl Scheduler {
                 ProbeKind::Readiness(r) => (READINESS_SLOT, r.interval_seconds),
             };
             let key = (p.task_id.clone(), slot);
+            let due = self.next_probe.get(&key).copied();
             self.in_flight.insert(key.clone());
             self.next_probe
-                .insert(key, now.plus_millis(secs(interval.max(1))));
+                .insert(key, next_probe_at(due, now, interval));
         }
         out
     }

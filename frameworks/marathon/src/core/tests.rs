@@ -1264,3 +1264,57 @@ fn without_a_cap_one_offer_takes_everything_that_fits() {
         }
     )));
 }
+
+#[test]
+fn probes_keep_their_interval_when_ticks_run_late() {
+    let mut s = new_scheduler();
+    let mut a = app("/h", 1);
+    a.port_definitions = vec![PortSpec::new(0)];
+    let mut check = http_check(0, 3);
+    check.interval_seconds = 10;
+    a.health_checks = vec![check];
+    s.deploy(targets(&[a]), false, t(0))
+        .unwrap_or_else(|e| panic!("{e}"));
+    s.offers(&[big_offer(1, "h1")], t(0));
+    let id = launched(&s.take_effects())[0].task_id.value.clone();
+    s.update(&status(&id, TaskState::TaskRunning), t(0));
+    let ms = |m: i64| Timestamp::from_millis(1_700_000_000_000 + m);
+    // Ticks every second, each read 0–2 ms late (as a busy runtime does):
+    // probes must still come every 10 s, at ticks 0, 10, …, 100. Scheduling
+    // from the tick's own time made a tick read 1 ms earlier than the last
+    // one miss its probe, which then ran a whole tick later, every round.
+    let mut probes = 0;
+    for tick in 0..=100 {
+        let now = ms(tick * 1000 + tick % 3);
+        for p in s.due_probes(now) {
+            probes += 1;
+            s.health_result(&p.task_id, 0, Ok(()), now);
+        }
+    }
+    assert_eq!(probes, 11);
+}
+
+#[test]
+fn ended_instances_leave_no_probe_slots() {
+    let mut s = new_scheduler();
+    let mut a = app("/h", 2);
+    a.port_definitions = vec![PortSpec::new(0)];
+    a.health_checks = vec![http_check(0, 3)];
+    s.deploy(targets(&[a]), false, t(0))
+        .unwrap_or_else(|e| panic!("{e}"));
+    s.offers(&[big_offer(1, "h1")], t(0));
+    let ids: Vec<String> = launched(&s.take_effects())
+        .iter()
+        .map(|t| t.task_id.value.clone())
+        .collect();
+    for id in &ids {
+        s.update(&status(id, TaskState::TaskRunning), t(1));
+    }
+    assert_eq!(s.due_probes(t(1)).len(), 2);
+    // One ends with its probe in flight; the other's slot is untouched.
+    s.update(&status(&ids[0], TaskState::TaskFailed), t(2));
+    s.health_result(&ids[1], 0, Ok(()), t(2));
+    let next = s.due_probes(t(3));
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].task_id, ids[1]);
+}
