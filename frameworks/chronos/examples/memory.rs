@@ -63,6 +63,7 @@ fn main() {
                     agent_id: None,
                     executor_id: None,
                     container_id: None,
+                    timestamp: None,
                 },
                 now + 500,
             );

@@ -316,6 +316,7 @@ mod tests {
             sandbox: Sandbox::default(),
             started: None,
             running: None,
+            running_reported: None,
             ended: None,
             task_state: None,
             message: None,

@@ -5,10 +5,12 @@
 //! - [`core`]: the pure scheduler state machine (slot ledger, missed runs,
 //!   concurrency, retries, dependencies); [`store`] persists it in redb.
 //! - [`api`]: `/v1/scheduler/...` and `/scheduler/...`; [`view`]: what the CLI prints.
-//! - [`launch`], [`runtime`]: offers to tasks, and [`run`], the framework itself.
+//! - [`launch`], [`runtime`]: offers to tasks, and [`run`], the framework itself;
+//!   [`lateness`]: how late launches go out (`/metrics`).
 
 pub mod api;
 pub mod core;
+pub mod lateness;
 pub mod launch;
 pub mod model;
 pub mod runtime;

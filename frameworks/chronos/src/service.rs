@@ -9,7 +9,12 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use tokio::sync::{mpsc, Notify};
 
 use crate::core::{Core, Effect, Millis};
+use crate::lateness::Lateness;
 use crate::store::{Store, StoreError};
+
+/// A store commit slower than this is logged (fsync stalls show up as
+/// late launches).
+const SLOW_COMMIT: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// The wall clock, in the core's unit. Only the edges read it.
 pub fn now_millis() -> Millis {
@@ -31,6 +36,8 @@ pub struct Service {
     effects: mpsc::UnboundedSender<Effect>,
     /// What `/leader` reports.
     pub leader: String,
+    /// Due -> ACCEPT answered, per launched run.
+    pub lateness: Mutex<Lateness>,
 }
 
 impl Service {
@@ -49,6 +56,7 @@ impl Service {
                 wake: Notify::new(),
                 effects: tx,
                 leader,
+                lateness: Mutex::new(Lateness::default()),
             },
             rx,
         ))
@@ -56,6 +64,10 @@ impl Service {
 
     pub fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn lateness(&self) -> MutexGuard<'_, Lateness> {
+        self.lateness.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Runs `f` on the core, persists what it changed, then sends the
@@ -71,7 +83,18 @@ impl Service {
     /// Persists the core's pending changes (see [`Service::mutate`]).
     pub fn commit(&self, st: &mut State) -> Result<(), StoreError> {
         let changes = st.core.take_changes();
-        if let Err(e) = st.store.apply(&changes) {
+        let t0 = std::time::Instant::now();
+        let applied = st.store.apply(&changes);
+        let took = t0.elapsed();
+        if took > SLOW_COMMIT {
+            tracing::info!(
+                ms = took.as_millis() as u64,
+                jobs = changes.put_jobs.len(),
+                runs = changes.put_runs.len(),
+                "chronos: slow store commit"
+            );
+        }
+        if let Err(e) = applied {
             tracing::error!(error = %e, "cannot persist scheduler state; undoing the change");
             let _ = st.core.take_effects();
             match st.store.load() {

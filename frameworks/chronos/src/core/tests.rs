@@ -858,3 +858,49 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn runs_know_when_they_were_due_and_when_the_executor_said_running() {
+    let mut core = Core::new();
+    let t0 = ms(T0);
+    put(
+        &mut core,
+        r#"{"name":"d","command":"true","schedule":"R/2026-01-15T13:00:00Z/PT1H","retries":1}"#,
+        t0,
+    );
+    let t1 = ms("2026-01-15T13:00:00Z");
+    // The timer woke 50 ms late: the run was still due at its slot.
+    core.tick(t1 + 50);
+    let l = launch_all(&mut core, t1 + 50);
+    let key = l[0].0.clone();
+    assert_eq!(core.run(&key).unwrap().due(), t1);
+    let running = TaskUpdate {
+        task_id: l[0].1.clone(),
+        state: "TASK_RUNNING".into(),
+        message: None,
+        reason: None,
+        agent_id: None,
+        executor_id: None,
+        container_id: None,
+        timestamp: Some(t1 + 70),
+    };
+    assert!(core.task_update(&running, t1 + 90));
+    let r = core.run(&key).unwrap();
+    assert_eq!(
+        (r.running, r.running_reported),
+        (Some(t1 + 90), Some(t1 + 70))
+    );
+    // A retry is due when its backoff ends, and starts with fresh times.
+    assert!(update(&mut core, &l[0].1, "TASK_FAILED", t1 + 200));
+    let r = core.run(&key).unwrap();
+    assert_eq!(r.due(), t1 + 200 + 10_000);
+    assert_eq!((r.running, r.running_reported), (None, None));
+    // A manual run is due when it was asked for.
+    core.run_now("d", vec![], t1 + 300).unwrap();
+    let manual = core
+        .runs_of("d")
+        .into_iter()
+        .find(|r| r.kind == RunKind::Manual)
+        .unwrap();
+    assert_eq!(manual.due(), t1 + 300);
+}

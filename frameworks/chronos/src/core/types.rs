@@ -145,9 +145,13 @@ pub struct Run {
     /// When the current attempt was launched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started: Option<Millis>,
-    /// When it reported TASK_RUNNING.
+    /// When Chronos received its TASK_RUNNING.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub running: Option<Millis>,
+    /// When the executor reported TASK_RUNNING (the status's own
+    /// timestamp, the agent's clock): when the task really started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running_reported: Option<Millis>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended: Option<Millis>,
     /// The last Mesos task state (`TASK_FINISHED`, …).
@@ -173,6 +177,16 @@ impl Run {
             job: self.job.clone(),
             scheduled: self.scheduled,
         }
+    }
+
+    /// When the current attempt became due: its slot (a scheduled run),
+    /// when it was asked for (manual, dependency), or its backoff's end.
+    pub fn due(&self) -> Millis {
+        let asked = match self.kind {
+            RunKind::Scheduled => self.scheduled,
+            RunKind::Manual | RunKind::Dependency => self.scheduled.max(self.queued),
+        };
+        asked.max(self.not_before.unwrap_or(Millis::MIN))
     }
 
     /// The run's duration in seconds, when it has ended after starting.
@@ -249,6 +263,8 @@ pub struct TaskUpdate {
     pub agent_id: Option<String>,
     pub executor_id: Option<String>,
     pub container_id: Option<String>,
+    /// The status's timestamp (when the executor or agent produced it).
+    pub timestamp: Option<Millis>,
 }
 
 /// The Chronos task id of an attempt: `ct:<scheduledMillis>:<attempt>:<job>`

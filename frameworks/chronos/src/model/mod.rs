@@ -340,6 +340,12 @@ impl Job {
     /// The job as the API shows it: like Chronos's list, `fetch` and `uris`
     /// mirror each other, and `concurrent` reflects the policy.
     pub fn to_wire(&self) -> Value {
+        serde_json::to_value(self.wire_form()).unwrap_or(Value::Null)
+    }
+
+    /// The job with the fields [`Job::to_wire`] shows filled in, to be
+    /// serialized as it is (no `Value` tree in between).
+    pub fn wire_form(&self) -> Job {
         let mut job = self.clone();
         if job.fetch.is_empty() && !job.uris.is_empty() {
             job.fetch = job.fetch_uris();
@@ -348,7 +354,7 @@ impl Job {
         }
         job.concurrent = job.policy() == ConcurrencyPolicy::Allow;
         job.concurrency_policy = Some(job.policy());
-        serde_json::to_value(&job).unwrap_or(Value::Null)
+        job
     }
 }
 
