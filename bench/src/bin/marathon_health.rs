@@ -124,15 +124,18 @@ fn main() {
     println!("{tasks} tasks without health checks running after {took:?}");
     let base = measure(&c, window);
 
-    app["healthChecks"] = json!([{
+    let mut check = json!({
         "protocol": protocol,
-        "path": "/health",
         "portIndex": 0,
         "gracePeriodSeconds": 60,
         "intervalSeconds": interval,
         "timeoutSeconds": 5,
         "maxConsecutiveFailures": 3
-    }]);
+    });
+    if protocol.starts_with("HTTP") {
+        check["path"] = json!("/health");
+    }
+    app["healthChecks"] = json!([check]);
     let (code, body) = send(
         reqwest::Method::PUT,
         &format!("{api}/v2/apps/hc"),
