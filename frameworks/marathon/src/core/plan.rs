@@ -74,6 +74,13 @@ impl DeploymentPlan {
             .collect()
     }
 
+    /// Whether any step touches `app` (without collecting the set).
+    pub fn affects(&self, app: &str) -> bool {
+        self.steps
+            .iter()
+            .any(|s| s.actions.iter().any(|a| a.app == app))
+    }
+
     pub fn is_empty(&self) -> bool {
         self.steps.is_empty()
     }

@@ -179,6 +179,12 @@ pub struct Scheduler {
     apps: BTreeMap<String, AppState>,
     instances: Instances,
     deployments: Vec<Deployment>,
+    /// App id → the ids of the deployments touching it, in `deployments`
+    /// order; rebuilt whenever a deployment starts or ends. `GET /v2/apps`
+    /// asks this for every app: computing each plan's affected set per app
+    /// made it quadratic (1,000 apps in one deployment: a million string
+    /// copies per request).
+    deployments_by_app: HashMap<String, Vec<String>>,
     wants_offers: bool,
     suppressed: bool,
     /// Next probe per (task, slot); slot = health check index or READINESS_SLOT.
@@ -299,6 +305,7 @@ impl Scheduler {
             apps: BTreeMap::new(),
             instances: Instances::default(),
             deployments: Vec::new(),
+            deployments_by_app: HashMap::new(),
             wants_offers: false,
             suppressed: false,
             next_probe: BTreeMap::new(),
@@ -332,9 +339,7 @@ impl Scheduler {
             s.apps.insert(r.app_id, st);
         }
         for (id, spec) in &targets {
-            let in_deployment = deployments
-                .iter()
-                .any(|d| d.plan.affected_apps().contains(id));
+            let in_deployment = deployments.iter().any(|d| d.plan.affects(id));
             if !s.apps.contains_key(id) && !in_deployment {
                 s.apps.insert(id.clone(), AppState::new(spec.clone()));
             }
@@ -344,7 +349,31 @@ impl Scheduler {
             s.insert_instance(i);
         }
         s.deployments = deployments;
+        s.index_deployments();
         s
+    }
+
+    fn index_deployments(&mut self) {
+        self.deployments_by_app.clear();
+        for d in &self.deployments {
+            for app in d.plan.affected_apps() {
+                self.deployments_by_app
+                    .entry(app)
+                    .or_default()
+                    .push(d.plan.id.clone());
+            }
+        }
+    }
+
+    fn add_deployment(&mut self, d: Deployment) {
+        self.deployments.push(d);
+        self.index_deployments();
+    }
+
+    fn remove_deployment(&mut self, pos: usize) -> Deployment {
+        let d = self.deployments.remove(pos);
+        self.index_deployments();
+        d
     }
 
     pub fn take_effects(&mut self) -> Vec<Effect> {
@@ -395,11 +424,10 @@ impl Scheduler {
 
     /// Ids of running deployments that touch `app`.
     pub fn deployments_of(&self, app: &str) -> Vec<String> {
-        self.deployments
-            .iter()
-            .filter(|d| d.plan.affected_apps().contains(app))
-            .map(|d| d.plan.id.clone())
-            .collect()
+        self.deployments_by_app
+            .get(app)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Readiness results of the instances a current action waits for.
@@ -1167,7 +1195,7 @@ impl Scheduler {
         let d = Deployment::new(plan, now);
         self.out
             .push(Effect::Put(Record::Deployment(Box::new(d.clone()))));
-        self.deployments.push(d);
+        self.add_deployment(d);
         self.tick(now);
     }
 
@@ -1214,7 +1242,7 @@ impl Scheduler {
         let Some(pos) = self.deployments.iter().position(|d| d.plan.id == id) else {
             return Err(CoreError::UnknownDeployment(id.to_string()));
         };
-        let d = self.deployments.remove(pos);
+        let d = self.remove_deployment(pos);
         self.out.push(Effect::Delete(deployment_key(id)));
         self.out.push(Effect::Event(CoreEvent::DeploymentFailed {
             plan: d.plan.clone(),
@@ -1235,7 +1263,7 @@ impl Scheduler {
         let Some(pos) = self.deployments.iter().position(|d| d.plan.id == id) else {
             return;
         };
-        let d = self.deployments.remove(pos);
+        let d = self.remove_deployment(pos);
         self.out.push(Effect::Delete(deployment_key(id)));
         self.out.push(Effect::Event(CoreEvent::DeploymentFailed {
             plan: d.plan.clone(),
@@ -1424,7 +1452,7 @@ impl Scheduler {
                     timestamp: now,
                 }));
             if self.deployments[di].current_step >= plan.steps.len() {
-                self.deployments.remove(di);
+                self.remove_deployment(di);
                 self.out.push(Effect::Delete(deployment_key(&plan.id)));
                 self.out.push(Effect::Event(CoreEvent::DeploymentSuccess {
                     plan,

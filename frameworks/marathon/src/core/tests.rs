@@ -1318,3 +1318,23 @@ fn ended_instances_leave_no_probe_slots() {
     assert_eq!(next.len(), 1);
     assert_eq!(next[0].task_id, ids[1]);
 }
+
+#[test]
+fn deployments_of_follows_deployments_starting_and_ending() {
+    let mut s = new_scheduler();
+    let plan = s
+        .deploy(targets(&[app("/x", 1), app("/y", 1)]), false, t(0))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.deployments_of("/x"), vec![plan.id.clone()]);
+    assert_eq!(s.deployments_of("/y"), vec![plan.id.clone()]);
+    assert!(s.deployments_of("/z").is_empty());
+    assert!(plan.affects("/x") && !plan.affects("/z"));
+    s.offers(&[big_offer(1, "h1")], t(1));
+    for task in launched(&s.take_effects()) {
+        s.update(&status(&task.task_id.value, TaskState::TaskRunning), t(2));
+    }
+    s.tick(t(3));
+    assert!(deployment_succeeded(&s.take_effects()));
+    assert!(s.deployments_of("/x").is_empty());
+    assert!(s.deployments_of("/y").is_empty());
+}
