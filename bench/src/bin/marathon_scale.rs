@@ -110,8 +110,10 @@ fn running_of(v: &Value) -> usize {
 /// How many tasks Marathon reports running for the shape's apps.
 fn running(c: &Cluster, shape: &str) -> Option<usize> {
     if shape == "apps" {
-        let v = get_json(&format!("http://{}/v2/apps", c.marathon))?;
-        Some(v["apps"].as_array()?.iter().map(running_of).sum())
+        // Marathon's own gauge: listing 1,000 apps 20 times a second would
+        // load Marathon more than the deployment does.
+        let v = get_json(&format!("http://{}/metrics", c.marathon))?;
+        Some(v["gauges"]["marathon.instances.running.gauge"]["value"].as_f64()? as usize)
     } else {
         let v = get_json(&format!("http://{}/v2/apps/scale", c.marathon))?;
         Some(running_of(&v["app"]))
