@@ -65,6 +65,17 @@ fn java_double(v: f64) -> String {
     format!("{v:?}")
 }
 
+/// The image a Mesos `ContainerInfo` names, in either form: DOCKER's
+/// `docker.image` or the unified containerizer's `mesos.image.docker.name`
+/// (Marathon sets MARATHON_APP_DOCKER_IMAGE for both).
+fn container_image(container: &serde_json::Value) -> Option<&str> {
+    container
+        .pointer("/docker/image")
+        .or_else(|| container.pointer("/mesos/image/docker/name"))
+        .and_then(|i| i.as_str())
+        .filter(|i| !i.is_empty())
+}
+
 /// The task environment Marathon sets, before the app's own `env` (which
 /// wins on a name clash).
 pub fn task_env(
@@ -89,12 +100,7 @@ pub fn task_env(
     env.push(("MESOS_TASK_ID".into(), task_id.value.clone()));
     env.push(("MARATHON_APP_ID".into(), spec.id.clone()));
     env.push(("MARATHON_APP_VERSION".into(), spec.version.clone()));
-    if let Some(image) = spec
-        .container
-        .as_ref()
-        .and_then(|c| c.pointer("/docker/image"))
-        .and_then(|i| i.as_str())
-    {
+    if let Some(image) = spec.container.as_ref().and_then(container_image) {
         env.push(("MARATHON_APP_DOCKER_IMAGE".into(), image.to_string()));
     }
     env.push(("MARATHON_APP_RESOURCE_CPUS".into(), java_double(spec.cpus)));
@@ -419,5 +425,40 @@ mod tests {
         );
         assert_eq!(env_of(&t)["MARATHON_APP_DOCKER_IMAGE"], "nginx:1");
         assert!(!env_of(&t).contains_key("PORT"));
+    }
+
+    #[test]
+    fn the_unified_containerizers_image_is_in_the_environment() {
+        let mut s = spec();
+        s.container = Some(serde_json::json!({"type": "MESOS",
+            "mesos": {"image": {"type": "DOCKER", "docker": {"name": "127.0.0.1:5000/bb:1"}}}}));
+        let t = build_task_info(
+            &s,
+            &LaunchTarget {
+                task_id: TaskId::new("prod_web.5"),
+                agent_id: AgentId::new("a1"),
+                hostname: "h",
+                host_ports: &[],
+                allocation_role: None,
+            },
+        );
+        assert_eq!(
+            env_of(&t)["MARATHON_APP_DOCKER_IMAGE"],
+            "127.0.0.1:5000/bb:1"
+        );
+        assert_eq!(t.container, s.container);
+        // A MESOS container without an image (volumes only) sets nothing.
+        s.container = Some(serde_json::json!({"type": "MESOS", "volumes": []}));
+        let t = build_task_info(
+            &s,
+            &LaunchTarget {
+                task_id: TaskId::new("prod_web.6"),
+                agent_id: AgentId::new("a1"),
+                hostname: "h",
+                host_ports: &[],
+                allocation_role: None,
+            },
+        );
+        assert!(!env_of(&t).contains_key("MARATHON_APP_DOCKER_IMAGE"));
     }
 }

@@ -1,0 +1,213 @@
+//! Marathon apps that run from images, end to end: a real `paddock dev`
+//! (master, agent and Marathon in one process), Debian's docker-registry on
+//! loopback with a busybox-static image pushed by skopeo, and apps posted to
+//! `/v2/apps` in both of Marathon's container forms:
+//!
+//! - `{"type": "MESOS", "docker": {"image"}}`, the unified containerizer
+//!   (the agent pulls the image into its own store and runs it through
+//!   libcontainer);
+//! - `{"type": "DOCKER", "docker": {"image", "network": "HOST"}}`, through a
+//!   real dockerd (the agent runs with `--containerizers mesos,docker`).
+//!
+//! Each app's command probes its container from the inside and prints what
+//! it sees to stdout; the test reads that stdout through the agent's
+//! `/files/read` and checks the PID namespace, the image's rootfs, the
+//! memory limit and the dropped capabilities. An app whose image is missing
+//! from the registry must fail with a message that names the image, and
+//! Marathon must stay responsive and able to delete it.
+//!
+//! Needs root, cgroups, the `paddock` binary (`cargo build -p paddock`), the
+//! apt packages docker-registry, skopeo and busybox-static, and for the
+//! DOCKER test a running dockerd (see `scripts/start-services.sh`).
+
+mod image_support;
+
+use std::collections::BTreeMap;
+
+use image_support::{
+    assert_isolated, fact, memory_limit, registry_with_image, require_dockerd, Framework, ImageDev,
+    LAUNCH, PROBE_LINES,
+};
+use paddock_tests::{get_json, http, wait_for};
+use serde_json::{json, Value};
+
+/// What the marker file baked into the test image holds.
+const MARKER: &str = "paddock-marathon-image-test";
+const REPO: &str = "paddock/probe:1";
+/// The app's `mem` (MB); the container's limit must come from it.
+const MEM_MB: u64 = 64;
+
+/// The probe, then the image Marathon announced; it keeps running so the
+/// app counts one running task.
+fn probe() -> String {
+    format!(
+        "{PROBE_LINES} echo \"image_env=$MARATHON_APP_DOCKER_IMAGE\"; echo probe-done; \
+         exec /bin/busybox sleep 600"
+    )
+}
+
+fn start(docker: bool) -> ImageDev {
+    ImageDev::start(Framework::Marathon, "/v2/apps", docker.then_some("h6img_"))
+}
+
+fn post_app(dev: &ImageDev, id: &str, container: Value) {
+    let app = json!({
+        "id": id, "cmd": probe(), "instances": 1, "cpus": 0.2, "mem": MEM_MB,
+        "container": container,
+    });
+    let resp = http()
+        .post(dev.url("/v2/apps"))
+        .json(&app)
+        .send()
+        .unwrap_or_else(|e| panic!("POST /v2/apps: {e}"));
+    let status = resp.status().as_u16();
+    let body = resp.text().unwrap_or_default();
+    assert_eq!(status, 201, "POST /v2/apps: {body}");
+}
+
+fn app(dev: &ImageDev, id: &str) -> Value {
+    get_json(&dev.url(&format!("/v2/apps{id}")))
+        .map(|v| v["app"].clone())
+        .unwrap_or(Value::Null)
+}
+
+/// Posts the app, waits for `tasksRunning == 1` and returns what its task
+/// saw from inside its container.
+fn run_probe_app(dev: &ImageDev, id: &str, container: Value) -> BTreeMap<String, String> {
+    let kind = container["type"].clone();
+    post_app(dev, id, container);
+    let task = wait_for(&format!("{id} to have one running task"), LAUNCH, || {
+        let app = app(dev, id);
+        if app["tasksRunning"] != 1 {
+            return None;
+        }
+        app["tasks"][0]["id"].as_str().map(str::to_string)
+    });
+    let expected_prefix = format!("{}.", id.trim_start_matches('/').replace('/', "_"));
+    assert!(task.starts_with(&expected_prefix), "{task}");
+    assert_eq!(app(dev, id)["container"]["type"], kind);
+    dev.probe_output(&task)
+}
+
+/// DELETE the app and wait until it is gone with no deployment left and
+/// no task of it running in the master.
+fn delete_app(dev: &ImageDev, id: &str) {
+    let resp = http()
+        .delete(dev.url(&format!("/v2/apps{id}")))
+        .send()
+        .unwrap_or_else(|e| panic!("DELETE /v2/apps{id}: {e}"));
+    assert_eq!(resp.status().as_u16(), 200, "DELETE /v2/apps{id}");
+    let prefix = format!("{}.", id.trim_start_matches('/').replace('/', "_"));
+    wait_for(&format!("{id} to be deleted and stopped"), LAUNCH, || {
+        let gone = http()
+            .get(dev.url(&format!("/v2/apps{id}")))
+            .send()
+            .ok()
+            .is_some_and(|r| r.status().as_u16() == 404);
+        let deployments = get_json(&dev.url("/v2/deployments"))?;
+        let tasks = get_json(&dev.master_url("/master/tasks?limit=1000"))?;
+        let running = tasks["tasks"].as_array()?.iter().any(|t| {
+            t["state"] == "TASK_RUNNING"
+                && t["id"].as_str().is_some_and(|id| id.starts_with(&prefix))
+        });
+        (gone && deployments.as_array().is_some_and(|d| d.is_empty()) && !running).then_some(())
+    });
+}
+
+#[test]
+fn a_mesos_container_app_runs_isolated_in_its_image() {
+    let (_reg, image) = registry_with_image(MARKER, REPO);
+    let dev = start(false);
+    let id = "/h6img/ucr";
+    let facts = run_probe_app(
+        &dev,
+        id,
+        json!({"type": "MESOS", "docker": {"image": image}}),
+    );
+    eprintln!("MESOS app, from inside: {facts:?}");
+    assert_isolated(&facts, "MESOS app", MARKER);
+    // The unified containerizer sets no_new_privs.
+    assert_eq!(fact(&facts, "nonewprivs", "MESOS app"), "1");
+    // The app's mem plus the command executor's 32 MB, as Mesos gives the
+    // container of a command task.
+    assert_eq!(
+        memory_limit(&facts, "MESOS app"),
+        (MEM_MB + 32) * 1024 * 1024,
+        "{facts:?}"
+    );
+    // MARATHON_APP_DOCKER_IMAGE names the image in the MESOS form too.
+    assert_eq!(facts.get("image_env"), Some(&image), "{facts:?}");
+    delete_app(&dev, id);
+}
+
+#[test]
+fn a_docker_container_app_runs_isolated_in_its_image() {
+    require_dockerd();
+    let (_reg, image) = registry_with_image(MARKER, REPO);
+    let dev = start(true);
+    let id = "/h6img/docker";
+    let facts = run_probe_app(
+        &dev,
+        id,
+        json!({"type": "DOCKER", "docker": {"image": image, "network": "HOST"}}),
+    );
+    eprintln!("DOCKER app, from inside: {facts:?}");
+    assert_isolated(&facts, "DOCKER app", MARKER);
+    // Docker leaves no_new_privs off unless asked (as in Mesos).
+    assert_eq!(fact(&facts, "nonewprivs", "DOCKER app"), "0");
+    // The Docker container's own limit is the app's mem.
+    assert_eq!(
+        memory_limit(&facts, "DOCKER app"),
+        MEM_MB * 1024 * 1024,
+        "{facts:?}"
+    );
+    assert_eq!(facts.get("image_env"), Some(&image), "{facts:?}");
+    delete_app(&dev, id);
+}
+
+#[test]
+fn an_app_whose_image_is_missing_fails_naming_it_and_marathon_stays_responsive() {
+    let (reg, _image) = registry_with_image(MARKER, REPO);
+    let dev = start(false);
+    let id = "/h6img/missing";
+    let missing = format!("{}/paddock/not-pushed:1", reg.addr());
+    post_app(
+        &dev,
+        id,
+        json!({"type": "MESOS", "docker": {"image": missing}}),
+    );
+    let failure = wait_for("the app's lastTaskFailure", LAUNCH, || {
+        let f = app(&dev, id)["lastTaskFailure"].clone();
+        (!f.is_null()).then_some(f)
+    });
+    assert_eq!(failure["state"], "TASK_FAILED", "{failure}");
+    let message = failure["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("paddock/not-pushed"),
+        "the message names the image: {failure}"
+    );
+    assert!(
+        failure["taskId"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("h6img_missing.")),
+        "{failure}"
+    );
+    // The deployment waits (as Marathon's does), the app waits in the
+    // launch queue with its backoff, Marathon answers, and a DELETE ends it.
+    assert_eq!(app(&dev, id)["tasksRunning"], 0);
+    let deployments = get_json(&dev.url("/v2/deployments")).unwrap_or(Value::Null);
+    assert!(
+        deployments
+            .as_array()
+            .is_some_and(|d| d.iter().any(|d| d["affectedApps"][0] == id)),
+        "{deployments}"
+    );
+    let queue = get_json(&dev.url("/v2/queue")).unwrap_or(Value::Null);
+    assert!(
+        queue["queue"]
+            .as_array()
+            .is_some_and(|q| q.iter().any(|i| i["app"]["id"] == id)),
+        "the app waits in the launch queue: {queue}"
+    );
+    delete_app(&dev, id);
+}
