@@ -8,13 +8,30 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::{mpsc, Notify};
 
-use crate::core::{Core, Effect, Millis};
+use crate::core::{Changes, Core, Effect, Millis};
 use crate::lateness::Lateness;
 use crate::store::{Store, StoreError};
 
 /// A store commit slower than this is logged (fsync stalls show up as
 /// late launches).
 const SLOW_COMMIT: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Writes `changes` (an fsync). On a multi-threaded runtime the worker
+/// hands its other tasks to another thread first: inside `paddock master`
+/// and `paddock dev` the master and agent share the runtime, and a stalled
+/// fsync must not stall them.
+fn apply_off_runtime(store: &Store, changes: &Changes) -> Result<(), StoreError> {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    if changes.is_empty() {
+        return Ok(());
+    }
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(|| store.apply(changes))
+        }
+        _ => store.apply(changes),
+    }
+}
 
 /// The wall clock, in the core's unit. Only the edges read it.
 pub fn now_millis() -> Millis {
@@ -84,7 +101,7 @@ impl Service {
     pub fn commit(&self, st: &mut State) -> Result<(), StoreError> {
         let changes = st.core.take_changes();
         let t0 = std::time::Instant::now();
-        let applied = st.store.apply(&changes);
+        let applied = apply_off_runtime(&st.store, &changes);
         let took = t0.elapsed();
         if took > SLOW_COMMIT {
             tracing::info!(
