@@ -21,8 +21,8 @@
 use std::collections::HashMap;
 
 use bollard::models::{
-    ContainerCreateBody, DeviceMapping, EndpointSettings, HostConfig, NetworkingConfig,
-    PortBinding, ResourcesUlimits,
+    ContainerCreateBody, DeviceMapping, EndpointSettings, HostConfig, Mount, MountType,
+    NetworkingConfig, PortBinding, ResourcesUlimits,
 };
 use paddock_proto::container::{ContainerInfo, ContainerType, DockerInfo, DockerNetwork};
 use paddock_proto::mesos::TaskInfo;
@@ -224,8 +224,11 @@ pub fn build(task: &TaskInfo, ctx: &Context) -> Result<Spec, SpecError> {
         body.hostname = info.hostname.clone();
     }
 
-    // Mounts: the sandbox, then the container's volumes.
-    let mut binds = vec![format!("{}:{SANDBOX_MOUNT}", ctx.sandbox)];
+    // Mounts: the sandbox, then the container's volumes. The sandbox path
+    // holds the task id, which may contain ':' (Chronos's do), and a bind
+    // string splits on ':'; the structured mount API does not.
+    let mut mounts = vec![bind_mount(&ctx.sandbox, SANDBOX_MOUNT, false)];
+    let mut binds = Vec::new();
     for (i, v) in info.volumes.iter().enumerate() {
         let Some(host_path) = &v.host_path else {
             continue;
@@ -252,9 +255,16 @@ pub fn build(task: &TaskInfo, ctx: &Context) -> Result<Spec, SpecError> {
                 ))
             }
         };
-        binds.push(format!("{src}:{}:{mode}", v.container_path));
+        if src.contains(':') || v.container_path.contains(':') {
+            mounts.push(bind_mount(&src, &v.container_path, mode == "ro"));
+        } else {
+            // A bind string, unlike a mount, creates a missing host path,
+            // as Mesos's Docker containerizer (docker run -v) does.
+            binds.push(format!("{src}:{}:{mode}", v.container_path));
+        }
     }
-    host.binds = Some(binds);
+    host.mounts = Some(mounts);
+    host.binds = (!binds.is_empty()).then_some(binds);
 
     // Environment: Mesos's, then the task's (which wins).
     let mut env = vec![
@@ -504,6 +514,16 @@ fn apply_parameter(
     Ok(())
 }
 
+fn bind_mount(source: &str, target: &str, read_only: bool) -> Mount {
+    Mount {
+        source: Some(source.to_string()),
+        target: Some(target.to_string()),
+        typ: Some(MountType::BIND),
+        read_only: Some(read_only),
+        ..Default::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -616,8 +636,10 @@ mod tests {
         assert_eq!(labels[labels::CONTAINER], "c1");
         assert_eq!(labels[labels::TASK], "t1");
         assert_eq!(labels[labels::AGENT], "a1");
-        let binds = s.body.host_config.unwrap().binds.unwrap();
-        assert_eq!(binds[0], "/work/sb:/mnt/mesos/sandbox");
+        let sandbox = &s.body.host_config.unwrap().mounts.unwrap()[0];
+        assert_eq!(sandbox.source.as_deref(), Some("/work/sb"));
+        assert_eq!(sandbox.target.as_deref(), Some("/mnt/mesos/sandbox"));
+        assert_eq!(sandbox.typ, Some(MountType::BIND));
     }
 
     #[test]
@@ -661,6 +683,31 @@ mod tests {
             s.body.host_config.unwrap().network_mode.as_deref(),
             Some("mynet")
         );
+    }
+
+    #[test]
+    fn paths_with_colons_are_mounted_not_split() {
+        let c = Context {
+            sandbox: "/work/executors/ct:1796:0:job/runs/c1",
+            ..ctx()
+        };
+        let mut t = task(docker(json!({})), shell("true"));
+        if let Some(info) = t.container.as_mut() {
+            info["volumes"] = json!([
+                {"host_path": "data:1", "container_path": "/data", "mode": "RO"},
+                {"host_path": "/tmp", "container_path": "/scratch", "mode": "RW"}
+            ]);
+        }
+        let s = build(&t, &c).unwrap();
+        let h = s.body.host_config.unwrap();
+        let mounts = h.mounts.unwrap();
+        assert_eq!(mounts[0].source.as_deref(), Some(c.sandbox));
+        assert_eq!(
+            mounts[1].source.as_deref(),
+            Some("/work/executors/ct:1796:0:job/runs/c1/data:1")
+        );
+        assert_eq!(mounts[1].read_only, Some(true));
+        assert_eq!(h.binds, Some(vec!["/tmp:/scratch:rw".to_string()]));
     }
 
     #[test]

@@ -124,13 +124,10 @@ fn a_mesos_container_job_runs_once_inside_its_image() {
     );
 }
 
-/// Ignored until the agent's Docker containerizer mounts the sandbox with
-/// a mount (or, as Mesos does, a colon-free symlink) instead of a
-/// `src:dst` bind string: Chronos's task ids (`ct:<due>:<attempt>:<job>`)
-/// put colons into the sandbox path, and dockerd refuses the bind with
-/// "invalid volume specification" (agent/src/docker/spec.rs).
+/// Chronos's task ids (`ct:<due>:<attempt>:<job>`) put colons into the
+/// sandbox path; the Docker containerizer mounts it with the mount API, as
+/// a `src:dst` bind string would be split on them.
 #[test]
-#[ignore = "agent: a sandbox path with ':' breaks the Docker bind (see the doc comment)"]
 fn a_docker_container_job_runs_once_inside_its_image() {
     require_dockerd();
     let (_reg, image) = registry_with_image(MARKER, REPO);
