@@ -227,7 +227,7 @@ pub fn build(task: &TaskInfo, ctx: &Context) -> Result<Spec, SpecError> {
     // Mounts: the sandbox, then the container's volumes. The sandbox path
     // holds the task id, which may contain ':' (Chronos's do), and a bind
     // string splits on ':'; the structured mount API does not.
-    let mut mounts = vec![bind_mount(&ctx.sandbox, SANDBOX_MOUNT, false)];
+    let mut mounts = vec![bind_mount(ctx.sandbox, SANDBOX_MOUNT, false)];
     let mut binds = Vec::new();
     for (i, v) in info.volumes.iter().enumerate() {
         let Some(host_path) = &v.host_path else {
