@@ -165,6 +165,66 @@ fn a_docker_container_app_runs_isolated_in_its_image() {
     delete_app(&dev, id);
 }
 
+/// A DOCKER app on Docker's bridge (the legacy `docker.network: BRIDGE`,
+/// which Marathon reads as `networks: [{mode: container/bridge}]`) with a
+/// dynamic host port: its server listens on a container port (one that is
+/// free on the host) inside its own network namespace, and the host port
+/// Marathon reports reaches it.
+#[test]
+fn a_docker_bridge_app_is_reached_through_its_mapped_host_port() {
+    require_dockerd();
+    let (_reg, image) = registry_with_image(MARKER, REPO);
+    let dev = start(true);
+    let id = "/h6img/bridge";
+    let inner = paddock_tests::free_port();
+    let resp = http()
+        .post(dev.url("/v2/apps"))
+        .json(&json!({
+            "id": id, "instances": 1, "cpus": 0.2, "mem": MEM_MB,
+            "cmd": format!("exec /bin/busybox httpd -f -p {inner} -h /etc"),
+            "container": {"type": "DOCKER", "docker": {
+                "image": image, "network": "BRIDGE",
+                "portMappings": [{"containerPort": inner, "hostPort": 0, "protocol": "tcp"}]}},
+        }))
+        .send()
+        .unwrap_or_else(|e| panic!("POST /v2/apps: {e}"));
+    assert_eq!(resp.status().as_u16(), 201);
+    let port = wait_for("the bridge app's task and host port", LAUNCH, || {
+        let app = app(&dev, id);
+        if app["tasksRunning"] != 1 {
+            return None;
+        }
+        app["tasks"][0]["ports"][0].as_u64()
+    });
+    assert!(
+        (31000..=31009).contains(&port),
+        "a port of the offer: {port}"
+    );
+    let app = app(&dev, id);
+    assert_eq!(app["networks"][0]["mode"], "container/bridge", "{app}");
+    let url = format!("http://127.0.0.1:{port}/paddock-marker");
+    let body = wait_for(&format!("{url} to answer"), LAUNCH, || {
+        http()
+            .get(&url)
+            .send()
+            .ok()
+            .filter(|r| r.status().is_success())
+            .and_then(|r| r.text().ok())
+    });
+    assert_eq!(
+        body.trim(),
+        MARKER,
+        "the container's server, through the mapping"
+    );
+    // Nothing listens on the container port on the host: the server is in
+    // its own network namespace.
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", inner)).is_err(),
+        "port {inner} answers on the host: the app ran on the host network"
+    );
+    delete_app(&dev, id);
+}
+
 #[test]
 fn an_app_whose_image_is_missing_fails_naming_it_and_marathon_stays_responsive() {
     let (reg, _image) = registry_with_image(MARKER, REPO);
