@@ -128,10 +128,13 @@ pub fn container_info(c: &Container) -> Option<Value> {
         .collect();
     let kind = c.kind.to_ascii_uppercase();
     let mut info = if kind == "MESOS" {
-        json!({
-            "type": "MESOS",
-            "mesos": {"image": {"type": "DOCKER", "docker": {"name": c.image}}},
-        })
+        let mut image = json!({"type": "DOCKER", "docker": {"name": c.image}});
+        // The unified containerizer's form of forcePullImage: do not use
+        // the agent's cached copy (Mesos's `Image.cached`, default true).
+        if c.force_pull_image {
+            image["cached"] = json!(false);
+        }
+        json!({"type": "MESOS", "mesos": {"image": image}})
     } else {
         let parameters: Vec<Value> = c
             .parameters
@@ -346,6 +349,21 @@ mod tests {
         assert_eq!(container["volumes"][0]["mode"], "RO");
         assert_eq!(t.name, "ChronosTask:j");
         assert_eq!(t.resources.len(), 3);
+        let ucr = |force: &str| {
+            let body = format!(
+                r#"{{"name":"j","command":"echo","container":{{"type":"mesos","image":"r:5000/bb:1","forcePullImage":{force}}}}}"#
+            );
+            task_info(&job(&body), &run, "x", &AgentId::new("a1"), None)
+                .container
+                .unwrap()
+        };
+        let c = ucr("true");
+        assert_eq!(c["type"], "MESOS");
+        assert_eq!(c["mesos"]["image"]["docker"]["name"], "r:5000/bb:1");
+        assert_eq!(c["mesos"]["image"]["cached"], false);
+        assert!(c.get("docker").is_none(), "{c}");
+        let c = ucr("\"false\"");
+        assert!(c["mesos"]["image"].get("cached").is_none(), "{c}");
         let argv_job =
             job(r#"{"name":"j","command":"/bin/echo","shell":false,"arguments":["a","b"]}"#);
         let t = task_info(&argv_job, &run, "x", &AgentId::new("a1"), None);

@@ -60,8 +60,13 @@ fn job(dev: &ImageDev, name: &str) -> Value {
     get_json(&dev.url(&format!("/v1/scheduler/job/{name}"))).unwrap_or(Value::Null)
 }
 
-/// `PUT /v1/scheduler/job/{name}` (run it now), then its run once it ended.
+fn ended_runs(dev: &ImageDev, name: &str) -> Option<Vec<Value>> {
+    get_json(&dev.url(&format!("/v1/scheduler/job/{name}/runs"))).map(|r| ended(&r))
+}
+
+/// `PUT /v1/scheduler/job/{name}` (run it now), then that run once it ended.
 fn run_once(dev: &ImageDev, name: &str) -> Value {
+    let before = ended_runs(dev, name).map(|r| r.len()).unwrap_or(0);
     let resp = http()
         .put(dev.url(&format!("/v1/scheduler/job/{name}")))
         .send()
@@ -72,10 +77,9 @@ fn run_once(dev: &ImageDev, name: &str) -> Value {
         "PUT /v1/scheduler/job/{name}: {status} {}",
         resp.text().unwrap_or_default()
     );
-    wait_for(&format!("a run of {name} to end"), LAUNCH, || {
-        ended(&get_json(
-            &dev.url(&format!("/v1/scheduler/job/{name}/runs")),
-        )?)
+    wait_for(&format!("the new run of {name} to end"), LAUNCH, || {
+        let runs = ended_runs(dev, name)?;
+        (runs.len() > before).then(|| runs[0].clone())
     })
 }
 
@@ -160,4 +164,41 @@ fn a_job_whose_image_is_missing_fails_naming_it() {
     let j = job(&dev, name);
     assert_eq!(j["errorCount"], 1, "{j}");
     assert_eq!(j["successCount"], 0, "{j}");
+}
+
+/// `forcePullImage` on a MESOS job means a pull on every run: once the
+/// registry is gone, the job that forces pulls fails saying so, and the
+/// same image without it still runs from the agent's cache.
+#[test]
+fn a_force_pull_mesos_job_pulls_every_run_and_a_cached_one_does_not() {
+    let (reg, image) = registry_with_image(MARKER, REPO);
+    let dev = start(false);
+    let (cached, forced) = ("h6job-cached", "h6job-forced");
+    post_job(
+        &dev,
+        cached,
+        json!({"type": "MESOS", "image": image, "forcePullImage": false}),
+    );
+    post_job(
+        &dev,
+        forced,
+        json!({"type": "MESOS", "image": image, "forcePullImage": true}),
+    );
+    for name in [cached, forced] {
+        let run = run_once(&dev, name);
+        assert_eq!(run["state"], "SUCCEEDED", "{run}");
+    }
+    drop(reg);
+    let run = run_once(&dev, cached);
+    assert_eq!(run["state"], "SUCCEEDED", "from the cache: {run}");
+    let run = run_once(&dev, forced);
+    assert_eq!(run["state"], "FAILED", "a pull was forced: {run}");
+    let message = run["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("paddock/job-probe"),
+        "the message names the image: {run}"
+    );
+    assert_eq!(job(&dev, cached)["successCount"], 2);
+    assert_eq!(job(&dev, forced)["successCount"], 1);
+    assert_eq!(job(&dev, forced)["errorCount"], 1);
 }

@@ -313,15 +313,17 @@ pub fn memory_limit(facts: &BTreeMap<String, String>, what: &str) -> u64 {
     }
 }
 
-/// The first run in a list of Chronos runs (newest first) that has ended.
-pub fn ended(runs: &Value) -> Option<Value> {
-    runs.as_array()?
-        .iter()
-        .find(|r| {
+/// The runs in a list of Chronos runs (newest first) that have ended.
+pub fn ended(runs: &Value) -> Vec<Value> {
+    runs.as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| {
             matches!(
                 r["state"].as_str(),
                 Some("SUCCEEDED" | "FAILED" | "KILLED" | "SKIPPED")
             )
         })
         .cloned()
+        .collect()
 }
