@@ -50,14 +50,18 @@ fn start(docker: bool) -> ImageDev {
     ImageDev::start(Framework::Marathon, "/v2/apps", docker.then_some("h6img_"))
 }
 
-fn post_app(dev: &ImageDev, id: &str, container: Value) {
-    let app = json!({
+/// An app whose command is the probe, in `container`.
+fn probe_app(id: &str, container: Value) -> Value {
+    json!({
         "id": id, "cmd": probe(), "instances": 1, "cpus": 0.2, "mem": MEM_MB,
         "container": container,
-    });
+    })
+}
+
+fn post_app(dev: &ImageDev, app: &Value) {
     let resp = http()
         .post(dev.url("/v2/apps"))
-        .json(&app)
+        .json(app)
         .send()
         .unwrap_or_else(|e| panic!("POST /v2/apps: {e}"));
     let status = resp.status().as_u16();
@@ -73,20 +77,28 @@ fn app(dev: &ImageDev, id: &str) -> Value {
 
 /// Posts the app, waits for `tasksRunning == 1` and returns what its task
 /// saw from inside its container.
-fn run_probe_app(dev: &ImageDev, id: &str, container: Value) -> BTreeMap<String, String> {
-    let kind = container["type"].clone();
-    post_app(dev, id, container);
-    let task = wait_for(&format!("{id} to have one running task"), LAUNCH, || {
+fn run_probe_app(dev: &ImageDev, app_def: Value) -> BTreeMap<String, String> {
+    let id = app_def["id"].as_str().unwrap_or_default().to_string();
+    post_app(dev, &app_def);
+    let task = running_task(dev, &id);
+    let expected_prefix = format!("{}.", id.trim_start_matches('/').replace('/', "_"));
+    assert!(task.starts_with(&expected_prefix), "{task}");
+    assert_eq!(
+        app(dev, &id)["container"]["type"],
+        app_def["container"]["type"]
+    );
+    dev.probe_output(&task)
+}
+
+/// Waits for `tasksRunning == 1` and returns that task's id.
+fn running_task(dev: &ImageDev, id: &str) -> String {
+    wait_for(&format!("{id} to have one running task"), LAUNCH, || {
         let app = app(dev, id);
         if app["tasksRunning"] != 1 {
             return None;
         }
         app["tasks"][0]["id"].as_str().map(str::to_string)
-    });
-    let expected_prefix = format!("{}.", id.trim_start_matches('/').replace('/', "_"));
-    assert!(task.starts_with(&expected_prefix), "{task}");
-    assert_eq!(app(dev, id)["container"]["type"], kind);
-    dev.probe_output(&task)
+    })
 }
 
 /// DELETE the app and wait until it is gone with no deployment left and
@@ -121,8 +133,7 @@ fn a_mesos_container_app_runs_isolated_in_its_image() {
     let id = "/h6img/ucr";
     let facts = run_probe_app(
         &dev,
-        id,
-        json!({"type": "MESOS", "docker": {"image": image}}),
+        probe_app(id, json!({"type": "MESOS", "docker": {"image": image}})),
     );
     eprintln!("MESOS app, from inside: {facts:?}");
     assert_isolated(&facts, "MESOS app", MARKER);
@@ -148,8 +159,10 @@ fn a_docker_container_app_runs_isolated_in_its_image() {
     let id = "/h6img/docker";
     let facts = run_probe_app(
         &dev,
-        id,
-        json!({"type": "DOCKER", "docker": {"image": image, "network": "HOST"}}),
+        probe_app(
+            id,
+            json!({"type": "DOCKER", "docker": {"image": image, "network": "HOST"}}),
+        ),
     );
     eprintln!("DOCKER app, from inside: {facts:?}");
     assert_isolated(&facts, "DOCKER app", MARKER);
@@ -177,18 +190,16 @@ fn a_docker_bridge_app_is_reached_through_its_mapped_host_port() {
     let dev = start(true);
     let id = "/h6img/bridge";
     let inner = paddock_tests::free_port();
-    let resp = http()
-        .post(dev.url("/v2/apps"))
-        .json(&json!({
+    post_app(
+        &dev,
+        &json!({
             "id": id, "instances": 1, "cpus": 0.2, "mem": MEM_MB,
             "cmd": format!("exec /bin/busybox httpd -f -p {inner} -h /etc"),
             "container": {"type": "DOCKER", "docker": {
                 "image": image, "network": "BRIDGE",
                 "portMappings": [{"containerPort": inner, "hostPort": 0, "protocol": "tcp"}]}},
-        }))
-        .send()
-        .unwrap_or_else(|e| panic!("POST /v2/apps: {e}"));
-    assert_eq!(resp.status().as_u16(), 201);
+        }),
+    );
     let port = wait_for("the bridge app's task and host port", LAUNCH, || {
         let app = app(&dev, id);
         if app["tasksRunning"] != 1 {
@@ -233,8 +244,7 @@ fn an_app_whose_image_is_missing_fails_naming_it_and_marathon_stays_responsive()
     let missing = format!("{}/paddock/not-pushed:1", reg.addr());
     post_app(
         &dev,
-        id,
-        json!({"type": "MESOS", "docker": {"image": missing}}),
+        &probe_app(id, json!({"type": "MESOS", "docker": {"image": missing}})),
     );
     let failure = wait_for("the app's lastTaskFailure", LAUNCH, || {
         let f = app(&dev, id)["lastTaskFailure"].clone();
@@ -270,4 +280,89 @@ fn an_app_whose_image_is_missing_fails_naming_it_and_marathon_stays_responsive()
         "the app waits in the launch queue: {queue}"
     );
     delete_app(&dev, id);
+}
+
+/// `args` instead of `cmd` (no shell: Mesos runs the image's entrypoint, of
+/// which the test image has none, with the arguments) works in both
+/// container forms.
+#[test]
+fn apps_with_args_run_them_in_their_image_on_both_containerizers() {
+    require_dockerd();
+    let (_reg, image) = registry_with_image(MARKER, REPO);
+    let dev = start(true);
+    for (id, container) in [
+        (
+            "/h6img/args-ucr",
+            json!({"type": "MESOS", "docker": {"image": image}}),
+        ),
+        (
+            "/h6img/args-docker",
+            json!({"type": "DOCKER", "docker": {"image": image, "network": "HOST"}}),
+        ),
+    ] {
+        let mut def = probe_app(id, container);
+        if let Some(o) = def.as_object_mut() {
+            o.remove("cmd");
+        }
+        def["args"] = json!(["/bin/busybox", "sh", "-c", probe()]);
+        let facts = run_probe_app(&dev, def);
+        assert_isolated(&facts, id, MARKER);
+        assert_eq!(facts.get("image_env"), Some(&image), "{facts:?}");
+        delete_app(&dev, id);
+    }
+}
+
+/// `forcePullImage` on a MESOS container: a relaunch pulls again, so once
+/// the registry is gone the replacement task fails naming the image, while
+/// an app without it is relaunched from the agent's cache.
+#[test]
+fn a_force_pull_mesos_app_pulls_on_every_launch() {
+    let (reg, image) = registry_with_image(MARKER, REPO);
+    let dev = start(false);
+    let cached = "/h6img/cached";
+    let forced = "/h6img/forced";
+    post_app(
+        &dev,
+        &probe_app(cached, json!({"type": "MESOS", "docker": {"image": image}})),
+    );
+    post_app(
+        &dev,
+        &probe_app(
+            forced,
+            json!({"type": "MESOS", "docker": {"image": image, "forcePullImage": true}}),
+        ),
+    );
+    let first = [running_task(&dev, cached), running_task(&dev, forced)];
+    drop(reg);
+    for (id, task) in [cached, forced].iter().zip(&first) {
+        let resp = http()
+            .delete(dev.url(&format!("/v2/apps{id}/tasks/{task}")))
+            .send()
+            .unwrap_or_else(|e| panic!("DELETE the task {task}: {e}"));
+        assert_eq!(resp.status().as_u16(), 200, "kill {task}");
+    }
+    // The cached app gets a new running task from the cache.
+    wait_for("the cached app's replacement", LAUNCH, || {
+        let a = app(&dev, cached);
+        let id = a["tasks"][0]["id"].as_str()?;
+        (a["tasksRunning"] == 1 && id != first[0]).then_some(())
+    });
+    // The forced one cannot pull: its failure names the image.
+    let failure = wait_for("the forced app's lastTaskFailure", LAUNCH, || {
+        let f = app(&dev, forced)["lastTaskFailure"].clone();
+        (f["state"] == "TASK_FAILED").then_some(f)
+    });
+    let message = failure["message"].as_str().unwrap_or_default();
+    assert!(message.contains("paddock/probe"), "{failure}");
+    // Once the killed task is gone, nothing of the forced app runs: every
+    // relaunch needs the registry.
+    let a = wait_for("the forced app's killed task to end", LAUNCH, || {
+        let a = app(&dev, forced);
+        let tasks = a["tasks"].as_array()?;
+        tasks
+            .iter()
+            .all(|t| t["id"] != first[1].as_str())
+            .then_some(a)
+    });
+    assert_eq!(a["tasksRunning"], 0, "{a}");
 }
