@@ -238,13 +238,30 @@ fn a_docker_bridge_app_is_reached_through_its_mapped_host_port() {
 
 #[test]
 fn an_app_whose_image_is_missing_fails_naming_it_and_marathon_stays_responsive() {
+    missing_image_fails_naming_it("MESOS", "/h6img/missing");
+}
+
+#[test]
+fn a_docker_app_whose_image_is_missing_fails_naming_it() {
+    require_dockerd();
+    missing_image_fails_naming_it("DOCKER", "/h6img/missing-docker");
+}
+
+/// An app of `kind` whose image is not in the registry: the task fails,
+/// the app's lastTaskFailure names the image, the deployment waits (as
+/// Marathon's does) with the app in the launch queue, Marathon answers, and
+/// a DELETE ends it.
+fn missing_image_fails_naming_it(kind: &str, id: &str) {
     let (reg, _image) = registry_with_image(MARKER, REPO);
-    let dev = start(false);
-    let id = "/h6img/missing";
+    let dev = start(kind == "DOCKER");
     let missing = format!("{}/paddock/not-pushed:1", reg.addr());
+    let mut docker = json!({"image": missing});
+    if kind == "DOCKER" {
+        docker["network"] = json!("HOST");
+    }
     post_app(
         &dev,
-        &probe_app(id, json!({"type": "MESOS", "docker": {"image": missing}})),
+        &probe_app(id, json!({"type": kind, "docker": docker})),
     );
     let failure = wait_for("the app's lastTaskFailure", LAUNCH, || {
         let f = app(&dev, id)["lastTaskFailure"].clone();
@@ -256,14 +273,13 @@ fn an_app_whose_image_is_missing_fails_naming_it_and_marathon_stays_responsive()
         message.contains("paddock/not-pushed"),
         "the message names the image: {failure}"
     );
+    let prefix = format!("{}.", id.trim_start_matches('/').replace('/', "_"));
     assert!(
         failure["taskId"]
             .as_str()
-            .is_some_and(|t| t.starts_with("h6img_missing.")),
+            .is_some_and(|t| t.starts_with(&prefix)),
         "{failure}"
     );
-    // The deployment waits (as Marathon's does), the app waits in the
-    // launch queue with its backoff, Marathon answers, and a DELETE ends it.
     assert_eq!(app(&dev, id)["tasksRunning"], 0);
     let deployments = get_json(&dev.url("/v2/deployments")).unwrap_or(Value::Null);
     assert!(
