@@ -382,3 +382,42 @@ fn a_force_pull_mesos_app_pulls_on_every_launch() {
     });
     assert_eq!(a["tasksRunning"], 0, "{a}");
 }
+
+/// Host-path volumes of a MESOS container reach the task with their mode:
+/// a file of the host is read through the RO one, a write there is
+/// refused, and what the task writes to the RW one lands on the host.
+#[test]
+fn a_mesos_apps_volumes_are_mounted_with_their_modes() {
+    let (_reg, image) = registry_with_image(MARKER, REPO);
+    let dev = start(false);
+    let host = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let (ro, rw) = (host.path().join("ro"), host.path().join("rw"));
+    for d in [&ro, &rw] {
+        std::fs::create_dir(d).unwrap_or_else(|e| panic!("mkdir {}: {e}", d.display()));
+    }
+    std::fs::write(ro.join("from-host"), "host-data\n").unwrap_or_else(|e| panic!("write: {e}"));
+    let id = "/h6img/volumes";
+    let mut def = probe_app(
+        id,
+        json!({"type": "MESOS", "docker": {"image": image}, "volumes": [
+            {"containerPath": "/ro", "hostPath": ro.display().to_string(), "mode": "RO"},
+            {"containerPath": "/rw", "hostPath": rw.display().to_string(), "mode": "RW"},
+        ]}),
+    );
+    def["cmd"] = json!(format!(
+        "B=/bin/busybox; echo \"read=$($B cat /ro/from-host)\"; \
+         if echo x 2>/dev/null > /ro/new; then echo ro_write=allowed; else echo ro_write=refused; fi; \
+         echo from-task > /rw/out; echo probe-done; exec $B sleep 600"
+    ));
+    post_app(&dev, &def);
+    let task = running_task(&dev, id);
+    let facts = dev.probe_output(&task);
+    assert_eq!(fact(&facts, "read", id), "host-data");
+    assert_eq!(fact(&facts, "ro_write", id), "refused");
+    assert!(!ro.join("new").exists());
+    assert_eq!(
+        std::fs::read_to_string(rw.join("out")).unwrap_or_default(),
+        "from-task\n"
+    );
+    delete_app(&dev, id);
+}
