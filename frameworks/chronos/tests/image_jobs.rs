@@ -20,8 +20,8 @@
 mod image_support;
 
 use image_support::{
-    assert_isolated, ended, fact, memory_limit, registry_with_image, require_dockerd, Framework,
-    ImageDev, LAUNCH, PROBE_LINES,
+    assert_isolated, ended, fact, memory_limit, registry_with_image, require_dockerd, volume_dirs,
+    Framework, ImageDev, LAUNCH, PROBE_LINES,
 };
 use paddock_tests::{get_json, http, wait_for};
 use serde_json::{json, Value};
@@ -46,9 +46,13 @@ fn post_job(dev: &ImageDev, name: &str, container: Value) {
         "command": format!("{PROBE_LINES} echo \"job=$CHRONOS_JOB_NAME\"; echo probe-done"),
         "cpus": 0.2, "mem": MEM_MB, "container": container,
     });
+    post(dev, &job);
+}
+
+fn post(dev: &ImageDev, job: &Value) {
     let resp = http()
         .post(dev.url("/v1/scheduler/iso8601"))
-        .json(&job)
+        .json(job)
         .send()
         .unwrap_or_else(|e| panic!("POST /v1/scheduler/iso8601: {e}"));
     let status = resp.status().as_u16();
@@ -201,4 +205,34 @@ fn a_force_pull_mesos_job_pulls_every_run_and_a_cached_one_does_not() {
     assert_eq!(job(&dev, cached)["successCount"], 2);
     assert_eq!(job(&dev, forced)["successCount"], 1);
     assert_eq!(job(&dev, forced)["errorCount"], 1);
+}
+
+/// Chronos's volumes (`mode` in either case) reach a MESOS job: it reads
+/// the host's file through the RO one, cannot write there, and its output
+/// written to the RW one lands on the host.
+#[test]
+fn a_mesos_jobs_volumes_are_mounted_with_their_modes() {
+    let (_reg, image) = registry_with_image(MARKER, REPO);
+    let dev = start(false);
+    let (_host, ro, rw) = volume_dirs("input", "job-input\n");
+    let name = "h6job-volumes";
+    let job = json!({
+        "name": name, "schedule": NEVER, "retries": 0, "owner": "", "cpus": 0.2, "mem": MEM_MB,
+        "command": "B=/bin/busybox; $B cat /in/input > /out/copy && ! $B touch /in/new 2>/dev/null",
+        "container": {"type": "MESOS", "image": image, "volumes": [
+            {"containerPath": "/in", "hostPath": ro.display().to_string(), "mode": "ro"},
+            {"containerPath": "/out", "hostPath": rw.display().to_string(), "mode": "RW"},
+        ]},
+    });
+    post(&dev, &job);
+    let run = run_once(&dev, name);
+    assert_eq!(
+        run["state"], "SUCCEEDED",
+        "the copy worked, the RO write failed: {run}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(rw.join("copy")).unwrap_or_default(),
+        "job-input\n"
+    );
+    assert!(!ro.join("new").exists());
 }

@@ -25,8 +25,8 @@ mod image_support;
 use std::collections::BTreeMap;
 
 use image_support::{
-    assert_isolated, fact, memory_limit, registry_with_image, require_dockerd, Framework, ImageDev,
-    LAUNCH, PROBE_LINES,
+    assert_isolated, fact, memory_limit, registry_with_image, require_dockerd, volume_dirs,
+    Framework, ImageDev, LAUNCH, PROBE_LINES,
 };
 use paddock_tests::{get_json, http, wait_for};
 use serde_json::{json, Value};
@@ -390,12 +390,7 @@ fn a_force_pull_mesos_app_pulls_on_every_launch() {
 fn a_mesos_apps_volumes_are_mounted_with_their_modes() {
     let (_reg, image) = registry_with_image(MARKER, REPO);
     let dev = start(false);
-    let host = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-    let (ro, rw) = (host.path().join("ro"), host.path().join("rw"));
-    for d in [&ro, &rw] {
-        std::fs::create_dir(d).unwrap_or_else(|e| panic!("mkdir {}: {e}", d.display()));
-    }
-    std::fs::write(ro.join("from-host"), "host-data\n").unwrap_or_else(|e| panic!("write: {e}"));
+    let (_host, ro, rw) = volume_dirs("from-host", "host-data\n");
     let id = "/h6img/volumes";
     let mut def = probe_app(
         id,

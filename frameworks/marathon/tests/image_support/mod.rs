@@ -43,6 +43,21 @@ pub fn registry_with_image(marker: &str, repo: &str) -> (LocalRegistry, String) 
     (reg, reference)
 }
 
+/// Two host directories for volume tests, `ro` holding `ro/<file>` with
+/// `content`, and `rw` empty; removed when the TempDir is dropped.
+pub fn volume_dirs(
+    file: &str,
+    content: &str,
+) -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    let host = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let (ro, rw) = (host.path().join("ro"), host.path().join("rw"));
+    for d in [&ro, &rw] {
+        std::fs::create_dir(d).unwrap_or_else(|e| panic!("mkdir {}: {e}", d.display()));
+    }
+    std::fs::write(ro.join(file), content).unwrap_or_else(|e| panic!("write: {e}"));
+    (host, ro, rw)
+}
+
 /// Fails the test, saying how to start it, unless dockerd answers.
 pub fn require_dockerd() {
     let info = Command::new("docker")
