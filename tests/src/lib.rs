@@ -317,14 +317,21 @@ impl Drop for Cluster {
 /// Kills every process in cgroups whose name starts with `prefix` and
 /// removes them (best effort, for test cleanup).
 pub fn kill_cgroup_tree(prefix: &str) {
-    for base in [
-        "/sys/fs/cgroup/memory",
-        "/sys/fs/cgroup/pids",
-        "/sys/fs/cgroup/cpu,cpuacct",
-        "/sys/fs/cgroup/cpu",
-        "/sys/fs/cgroup",
-    ] {
-        let Ok(entries) = std::fs::read_dir(base) else {
+    // Every v1 hierarchy the agent joins (cpu, cpuacct, freezer, memory,
+    // pids, ...), then the v2 root; a task's processes die in the first.
+    let root = Path::new("/sys/fs/cgroup");
+    let mut bases: Vec<PathBuf> = std::fs::read_dir(root)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_dir())
+                .collect()
+        })
+        .unwrap_or_default();
+    bases.sort();
+    bases.push(root.to_path_buf());
+    for base in bases {
+        let Ok(entries) = std::fs::read_dir(&base) else {
             continue;
         };
         for e in entries.flatten() {
