@@ -25,8 +25,8 @@ mod image_support;
 use std::collections::BTreeMap;
 
 use image_support::{
-    assert_isolated, fact, memory_limit, registry_with_image, require_dockerd, volume_dirs,
-    Framework, ImageDev, LAUNCH, PROBE_LINES,
+    assert_isolated, fact, memory_limit, registry_with_image, registry_with_image_cmd,
+    require_dockerd, volume_dirs, Framework, ImageDev, LAUNCH, PROBE_LINES,
 };
 use paddock_tests::{get_json, http, wait_for};
 use serde_json::{json, Value};
@@ -415,4 +415,44 @@ fn a_mesos_apps_volumes_are_mounted_with_their_modes() {
         "from-task\n"
     );
     delete_app(&dev, id);
+}
+
+/// An app with neither `cmd` nor `args` runs its image's own command (the
+/// test image's `Cmd` is the probe), in both container forms.
+///
+/// Ignored until the master accepts what Marathon sends for such an app, a
+/// `command` with `shell: false` and neither `value` nor `arguments` on a
+/// task whose container has an image (Mesos runs the image's
+/// Entrypoint/Cmd then): master/src/core/offers.rs rejects it with "task
+/// command has no 'value'" and Marathon relaunches it forever.
+#[test]
+#[ignore = "master: rejects shell=false without value on an image task (see the doc comment)"]
+fn apps_without_a_command_run_their_images_cmd_on_both_containerizers() {
+    require_dockerd();
+    let probe = probe();
+    let (_reg, image) = registry_with_image_cmd(
+        MARKER,
+        "paddock/probe-cmd:1",
+        Some(&["/bin/busybox", "sh", "-c", &probe]),
+    );
+    let dev = start(true);
+    for (id, container) in [
+        (
+            "/h6img/own-ucr",
+            json!({"type": "MESOS", "docker": {"image": image}}),
+        ),
+        (
+            "/h6img/own-docker",
+            json!({"type": "DOCKER", "docker": {"image": image, "network": "HOST"}}),
+        ),
+    ] {
+        let mut def = probe_app(id, container);
+        if let Some(o) = def.as_object_mut() {
+            o.remove("cmd");
+        }
+        let facts = run_probe_app(&dev, def);
+        assert_isolated(&facts, id, MARKER);
+        assert_eq!(facts.get("image_env"), Some(&image), "{facts:?}");
+        delete_app(&dev, id);
+    }
 }

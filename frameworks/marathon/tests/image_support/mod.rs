@@ -29,8 +29,21 @@ pub const DOCKER_DEFAULT_CAPS: u64 = 0xa804_25fb;
 /// (holding `marker`), pushed as `repo` to a fresh local registry. Returns
 /// the registry (alive while it is held) and the image reference.
 pub fn registry_with_image(marker: &str, repo: &str) -> (LocalRegistry, String) {
+    registry_with_image_cmd(marker, repo, None)
+}
+
+/// [`registry_with_image`] whose image config has `Cmd` = `cmd` (busybox's
+/// default is `["sh"]`).
+pub fn registry_with_image_cmd(
+    marker: &str,
+    repo: &str,
+    cmd: Option<&[&str]>,
+) -> (LocalRegistry, String) {
     let reg = LocalRegistry::start().unwrap_or_else(|e| panic!("local registry: {e}"));
     let mut image = busybox_image().unwrap_or_else(|e| panic!("busybox image: {e}"));
+    if let Some(cmd) = cmd {
+        image.runtime["Cmd"] = serde_json::json!(cmd);
+    }
     image.layer_tars.push(layer_tar(&[
         Entry::file("etc/paddock-marker", format!("{marker}\n")),
         Entry::dir("proc"),
