@@ -306,25 +306,41 @@ fn apps_with_args_run_them_in_their_image_on_both_containerizers() {
     require_dockerd();
     let (_reg, image) = registry_with_image(MARKER, REPO);
     let dev = start(true);
-    for (id, container) in [
+    probe_in_both_forms(
+        &dev,
+        &image,
+        "/h6img/args",
+        Some(json!(["/bin/busybox", "sh", "-c", probe()])),
+    );
+}
+
+/// Runs the probe app without `cmd` (with `args` when given) as a MESOS
+/// app `<prefix>-ucr` and a DOCKER app `<prefix>-docker`, checks each from
+/// inside and deletes it.
+fn probe_in_both_forms(dev: &ImageDev, image: &str, prefix: &str, args: Option<Value>) {
+    for (suffix, container) in [
+        ("ucr", json!({"type": "MESOS", "docker": {"image": image}})),
         (
-            "/h6img/args-ucr",
-            json!({"type": "MESOS", "docker": {"image": image}}),
-        ),
-        (
-            "/h6img/args-docker",
+            "docker",
             json!({"type": "DOCKER", "docker": {"image": image, "network": "HOST"}}),
         ),
     ] {
-        let mut def = probe_app(id, container);
+        let id = format!("{prefix}-{suffix}");
+        let mut def = probe_app(&id, container);
         if let Some(o) = def.as_object_mut() {
             o.remove("cmd");
         }
-        def["args"] = json!(["/bin/busybox", "sh", "-c", probe()]);
-        let facts = run_probe_app(&dev, def);
-        assert_isolated(&facts, id, MARKER);
-        assert_eq!(facts.get("image_env"), Some(&image), "{facts:?}");
-        delete_app(&dev, id);
+        if let Some(args) = &args {
+            def["args"] = args.clone();
+        }
+        let facts = run_probe_app(dev, def);
+        assert_isolated(&facts, &id, MARKER);
+        assert_eq!(
+            facts.get("image_env").map(String::as_str),
+            Some(image),
+            "{facts:?}"
+        );
+        delete_app(dev, &id);
     }
 }
 
@@ -436,23 +452,5 @@ fn apps_without_a_command_run_their_images_cmd_on_both_containerizers() {
         Some(&["/bin/busybox", "sh", "-c", &probe]),
     );
     let dev = start(true);
-    for (id, container) in [
-        (
-            "/h6img/own-ucr",
-            json!({"type": "MESOS", "docker": {"image": image}}),
-        ),
-        (
-            "/h6img/own-docker",
-            json!({"type": "DOCKER", "docker": {"image": image, "network": "HOST"}}),
-        ),
-    ] {
-        let mut def = probe_app(id, container);
-        if let Some(o) = def.as_object_mut() {
-            o.remove("cmd");
-        }
-        let facts = run_probe_app(&dev, def);
-        assert_isolated(&facts, id, MARKER);
-        assert_eq!(facts.get("image_env"), Some(&image), "{facts:?}");
-        delete_app(&dev, id);
-    }
+    probe_in_both_forms(&dev, &image, "/h6img/own", None);
 }
