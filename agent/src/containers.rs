@@ -242,6 +242,7 @@ fn launch(
     inner: &Inner,
     record: &ContainerRecord,
 ) -> Result<(u32, Option<u64>), String> {
+    paddock_isolation::oci::trace::stage("agent: launch");
     for task in &record.tasks {
         crate::docker::admit(&agent.config, task)?;
     }
@@ -287,6 +288,7 @@ fn launch(
         "RUST_LOG",
         "HOME",
         "DOCKER_HOST",
+        paddock_isolation::oci::trace::ENV,
     ] {
         if let Some(v) = std::env::var_os(key) {
             cmd.env(key, v);
@@ -330,8 +332,10 @@ fn launch(
             joiner.join_self()
         });
     }
+    paddock_isolation::oci::trace::stage("agent: spawn");
     match cmd.spawn() {
         Ok(child) => {
+            paddock_isolation::oci::trace::stage("agent: spawned");
             let pid = child.id();
             // The pidfd watcher reaps it; dropping the handle does not wait.
             drop(child);

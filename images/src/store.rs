@@ -239,6 +239,26 @@ impl ImageStore {
         }
     }
 
+    /// The image whose canonical reference is exactly `canonical`
+    /// (`docker.io/library/busybox:latest`), read from its record without
+    /// parsing the reference: `None` when there is no such record (a name
+    /// spelled any other way is looked up with [`image`](Self::image)).
+    /// Records are written by rename, so no lock is needed to read one.
+    pub fn image_exact(&self, canonical: &str) -> Result<Option<Image>, ImageError> {
+        let path = self.record_path(canonical);
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(ImageError::io(format!("read {}", path.display()), e)),
+        };
+        let img: Image = serde_json::from_slice(&bytes).map_err(|e| ImageError::InvalidJson {
+            what: format!("image record {}", path.display()),
+            reason: e.to_string(),
+        })?;
+        // Two names can share a hashed file name; only an exact match counts.
+        Ok((img.reference == canonical).then_some(img))
+    }
+
     /// Every image, sorted by reference.
     pub fn list(&self) -> Result<Vec<Image>, ImageError> {
         let dir = self.inner.root.join("images");
@@ -636,5 +656,23 @@ mod tests {
         let b = record_file_name(&long);
         assert!(b.len() < 100 && !b.contains('/'), "{b}");
         assert_ne!(record_file_name("a/b:c"), record_file_name("a/b/c"));
+    }
+
+    #[test]
+    fn image_exact_finds_only_the_canonical_name() {
+        use crate::testing::{layer_tar, Entry, TestImage};
+        let img = TestImage::new(vec![layer_tar(&[Entry::file("a", "1")])]);
+        let dir = tempfile::tempdir().unwrap();
+        let archive = dir.path().join("img.tar");
+        fs::write(&archive, img.oci_archive("example.com/team/app:1.0")).unwrap();
+        let store = ImageStore::open(dir.path().join("store")).unwrap();
+        let imported = store.import(&archive).unwrap();
+        let name = &imported[0].reference;
+        assert_eq!(name, "example.com/team/app:1.0");
+        let found = store.image_exact(name).unwrap().expect("found");
+        assert_eq!(found.manifest_digest, imported[0].manifest_digest);
+        // Other spellings and other names are not exact matches.
+        assert!(store.image_exact("example.com/team/app").unwrap().is_none());
+        assert!(store.image_exact("example.com/team/app:2").unwrap().is_none());
     }
 }

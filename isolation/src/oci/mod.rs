@@ -12,6 +12,8 @@ pub mod seccomp;
 pub mod spec;
 pub mod user;
 
+pub mod trace;
+
 pub use run::Launch;
 pub use spec::{Bind, ContainerConfig};
 pub use user::Ids;

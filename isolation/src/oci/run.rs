@@ -141,6 +141,7 @@ fn loopback_up() -> Result<(), String> {
 
 /// Creates and starts the container; its pid.
 fn start(launch: &Launch) -> Result<Pid, String> {
+    super::trace::stage("init: build");
     let mut container = ContainerBuilder::new(launch.id.clone(), SyscallType::default())
         .with_root_path(&launch.state_root)
         .map_err(|e| format!("container state dir {}: {e}", launch.state_root.display()))?
@@ -149,9 +150,11 @@ fn start(launch: &Launch) -> Result<Pid, String> {
         .with_detach(true)
         .build()
         .map_err(|e| format!("cannot create the container: {e}"))?;
+    super::trace::stage("init: created");
     container
         .start()
         .map_err(|e| format!("cannot start the container: {e}"))?;
+    super::trace::stage("init: started");
     container
         .pid()
         .map(|p| Pid::from_raw(p.as_raw()))
@@ -182,6 +185,7 @@ fn report(ready: &mut Option<std::fs::File>, line: &str) {
 /// `early`: signals that came before init could pass them on; they go to
 /// the container as soon as it runs.
 pub fn run(launch: &Launch, early: &[Signal]) -> i32 {
+    super::trace::stage("init: run");
     let mut ready = ready_file(launch);
     if launch.private_network {
         if let Err(e) = private_network() {

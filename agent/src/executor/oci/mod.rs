@@ -231,7 +231,9 @@ pub fn start(
                 control.started(&child);
                 // TASK_RUNNING once libcontainer has started the container;
                 // its error otherwise.
-                let ev = match read_ready(ready).await {
+                let ready = read_ready(ready).await;
+                runtime::trace::stage("executor: ready");
+                let ev = match ready {
                     Ok(()) => RunnerEvent::Running {
                         message: format!(
                             "Container is running (image {})",
@@ -291,6 +293,7 @@ async fn launch(
     info: &ContainerInfo,
     control: &ProcessControl,
 ) -> Result<Launched, String> {
+    runtime::trace::stage("executor: launch");
     let reference = info
         .image()
         .filter(|r| !r.is_empty())
@@ -304,6 +307,7 @@ async fn launch(
         .unwrap_or(true);
     let dirs = Dirs::for_env(env)?;
     let (store, image) = store::provision(&dirs.images, &reference, cached).await?;
+    runtime::trace::stage("executor: image found");
     if control.killed() {
         return Err("killed before it started".into());
     }
@@ -311,6 +315,7 @@ async fn launch(
     let rootfs = tokio::task::spawn_blocking(move || prepare(&e, &t, &i, &store, &image, &d))
         .await
         .map_err(|e| format!("prepare the container: {e}"))?;
+    runtime::trace::stage("executor: bundle written");
     let rootfs = match rootfs {
         Ok(r) => r,
         Err(e) => {
@@ -337,6 +342,7 @@ async fn launch(
     super::runner::enter_pid_namespace();
     let spawned = spawn_init(&launch, task, &ready_tx);
     drop(ready_tx);
+    runtime::trace::stage("executor: init spawned");
     match spawned {
         Ok(child) => Ok((child, ready_rx, rootfs, dirs)),
         Err(e) => {
@@ -362,7 +368,7 @@ fn spawn_init(
         .arg("--")
         .arg(format!("container:{}", task.task_id.value));
     cmd.env_clear();
-    for key in ["PATH", "RUST_LOG", "LANG", "TZ"] {
+    for key in ["PATH", "RUST_LOG", "LANG", "TZ", runtime::trace::ENV] {
         if let Some(v) = std::env::var_os(key) {
             cmd.env(key, v);
         }

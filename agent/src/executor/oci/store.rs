@@ -2,10 +2,11 @@
 //! the image a task names, pulled on first use and cached after (`cached:
 //! false` pulls again).
 //!
-//! Every image task's executor opens the store itself. Opening a store
-//! clears its staging area, so executors take an exclusive lock on
-//! `<root>/.executor.lock` around open, lookup and pull: two executors never
-//! stage at once, and the second one to want an image finds it cached.
+//! Every image task's executor opens the store itself (opening sweeps only
+//! staging areas whose owner died, see `paddock_images`). A cached image
+//! is read without a lock; a lookup by another spelling and a pull take an
+//! exclusive lock on `<root>/.executor.lock`: two executors never pull at
+//! once, and the second one to want an image finds it cached.
 
 use std::path::{Path, PathBuf};
 
@@ -42,8 +43,41 @@ fn lock(root: &Path) -> Result<Flock<std::fs::File>, String> {
 
 /// The store and the image `reference`, pulled if it is missing or
 /// `cached` is false. Errors carry the store's own message.
+///
+/// A cached image named exactly as stored (the common case: Marathon and
+/// the bench name `registry/repo:tag`) is found without the executor lock
+/// and without parsing the name, one record read on one blocking thread:
+/// under a burst of launches every executor otherwise queued on the lock.
+/// Records are written by rename, so reading one needs no lock.
 pub async fn provision(
     root: &Path,
+    reference: &str,
+    cached: bool,
+) -> Result<(ImageStore, Image), String> {
+    let (r, name) = (root.to_path_buf(), reference.to_string());
+    let fast = tokio::task::spawn_blocking(move || {
+        let store = ImageStore::open(&r)
+            .map_err(|e| format!("cannot open the image store {}: {e}", r.display()))?;
+        let found = if cached {
+            store.image_exact(&name).ok().flatten()
+        } else {
+            None
+        };
+        Ok::<_, String>((store, found))
+    })
+    .await
+    .map_err(|e| format!("image store: {e}"))??;
+    match fast {
+        (store, Some(image)) => Ok((store, image)),
+        (store, None) => provision_locked(root, store, reference, cached).await,
+    }
+}
+
+/// The slow path of [`provision`], under the executor lock: a name in
+/// another spelling (parsed, ~50 ms for the reference regex), or a pull.
+async fn provision_locked(
+    root: &Path,
+    store: ImageStore,
     reference: &str,
     cached: bool,
 ) -> Result<(ImageStore, Image), String> {
@@ -51,26 +85,12 @@ pub async fn provision(
     let guard = tokio::task::spawn_blocking(move || lock(&r))
         .await
         .map_err(|e| format!("image store lock: {e}"))??;
-    let r = root.to_path_buf();
-    let store = tokio::task::spawn_blocking(move || ImageStore::open(&r))
-        .await
-        .map_err(|e| format!("image store: {e}"))?
-        .map_err(|e| format!("cannot open the image store {}: {e}", root.display()))?;
     let found = if cached {
         let (s, name) = (store.clone(), reference.to_string());
-        // An exact canonical name is found without parsing it: the
-        // reference grammar's regex costs ~50 ms (release) to build in
-        // every fresh executor process.
-        tokio::task::spawn_blocking(move || {
-            let exact = s
-                .list()
-                .ok()
-                .and_then(|all| all.into_iter().find(|i| i.reference == name));
-            exact.map(Ok).unwrap_or_else(|| s.image(&name))
-        })
-        .await
-        .map_err(|e| format!("image store: {e}"))?
-        .ok()
+        tokio::task::spawn_blocking(move || s.image(&name))
+            .await
+            .map_err(|e| format!("image store: {e}"))?
+            .ok()
     } else {
         None
     };
