@@ -436,13 +436,10 @@ fn a_mesos_apps_volumes_are_mounted_with_their_modes() {
 /// An app with neither `cmd` nor `args` runs its image's own command (the
 /// test image's `Cmd` is the probe), in both container forms.
 ///
-/// Ignored until the master accepts what Marathon sends for such an app, a
-/// `command` with `shell: false` and neither `value` nor `arguments` on a
-/// task whose container has an image (Mesos runs the image's
-/// Entrypoint/Cmd then): master/src/core/offers.rs rejects it with "task
-/// command has no 'value'" and Marathon relaunches it forever.
+/// Marathon sends such a task a `command` with `shell: false` and neither
+/// `value` nor `arguments`; the master accepts that when the container
+/// names an image, as Mesos does.
 #[test]
-#[ignore = "master: rejects shell=false without value on an image task (see the doc comment)"]
 fn apps_without_a_command_run_their_images_cmd_on_both_containerizers() {
     require_dockerd();
     let probe = probe();

@@ -285,8 +285,12 @@ impl Master {
                     "task must set exactly one of 'command' or 'executor'; it sets both".into(),
                 )
             }
+            // An image task without a shell may leave both empty: the
+            // image's entrypoint and cmd run, as in Mesos.
             (Some(c), None)
-                if c.value.as_deref().unwrap_or("").is_empty() && c.arguments.is_empty() =>
+                if c.value.as_deref().unwrap_or("").is_empty()
+                    && c.arguments.is_empty()
+                    && !(c.shell == Some(false) && has_image(task.container.as_ref())) =>
             {
                 return Err("task command has no 'value'".into())
             }
@@ -457,4 +461,14 @@ impl Master {
             msg,
         )
     }
+}
+
+/// Whether a task's `container` names an image (Docker's or the unified
+/// containerizer's form).
+fn has_image(container: Option<&serde_json::Value>) -> bool {
+    let Some(c) = container else {
+        return false;
+    };
+    let named = |v: &serde_json::Value| v.as_str().is_some_and(|s| !s.is_empty());
+    named(&c["docker"]["image"]) || named(&c["mesos"]["image"]["docker"]["name"])
 }

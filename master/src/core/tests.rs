@@ -476,3 +476,43 @@ fn failed_over_framework(m: &mut Master, now: Instant) -> FrameworkId {
     m.drain();
     fw
 }
+
+#[test]
+fn an_image_task_without_a_shell_may_leave_its_command_empty() {
+    let now = Instant::now();
+    let mut m = master();
+    add_agent(&mut m, now);
+    let fw = subscribe(&mut m, "f", &[], now);
+    let offer = first_offer(&mut m, &fw, now);
+    let bare = |id: &str, container: Option<serde_json::Value>| {
+        let mut t = task(id, 0.1, 32.0);
+        t.command = Some(CommandInfo {
+            shell: Some(false),
+            ..Default::default()
+        });
+        t.container = container;
+        t
+    };
+    let image = serde_json::json!({"type": "MESOS",
+        "mesos": {"image": {"type": "DOCKER", "docker": {"name": "busybox:1"}}}});
+    let docker = serde_json::json!({"type": "DOCKER", "docker": {"image": "busybox:1"}});
+    m.accept(
+        &fw,
+        launch(
+            &offer.id,
+            vec![
+                bare("mesos-image", Some(image)),
+                bare("docker-image", Some(docker)),
+                bare("no-image", None),
+            ],
+        ),
+        now,
+    );
+    let ups = updates_for(&m.drain(), &fw);
+    // Only the one with nothing to run is refused.
+    assert_eq!(ups.len(), 1, "{ups:?}");
+    assert_eq!(ups[0].task_id.value, "no-image");
+    assert_eq!(ups[0].state, TaskState::TaskError);
+    assert!(m.tasks.contains_key(&TaskId::new("mesos-image")));
+    assert!(m.tasks.contains_key(&TaskId::new("docker-image")));
+}
