@@ -194,6 +194,28 @@ fn containers_cpu(cgroup_root: &str) -> f64 {
     .unwrap_or(f64::NAN)
 }
 
+/// Removes what `kill_cgroup_tree` leaves of the cgroup root `root`: its
+/// directories in the other v1 hierarchies (cpuacct, freezer, and the
+/// devices/blkio/cpuset ones libcontainer made), deepest first.
+fn remove_cgroup_root(root: &str) {
+    for h in std::fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let mut dirs = vec![h.path().join(root)];
+        let mut i = 0;
+        while i < dirs.len() {
+            let subs = std::fs::read_dir(&dirs[i]).into_iter().flatten().flatten();
+            dirs.extend(subs.filter(|e| e.path().is_dir()).map(|e| e.path()));
+            i += 1;
+        }
+        for d in dirs.iter().rev() {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+}
+
 fn main() {
     let total = arg("--tasks", 1000);
     let limit = Duration::from_secs(arg("--timeout", 120) as u64);
@@ -342,4 +364,5 @@ fn main() {
     }
     dev.kill9();
     paddock_tests::kill_cgroup_tree(&cgroup_root);
+    remove_cgroup_root(&cgroup_root);
 }

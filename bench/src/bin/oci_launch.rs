@@ -180,6 +180,28 @@ fn runc_once(bundle: &Path, id: &str, log: &Path) -> Duration {
     elapsed
 }
 
+/// Removes what `kill_cgroup_tree` leaves of the cgroup root `root`: its
+/// directories in the other v1 hierarchies (cpuacct, freezer, and the
+/// devices/blkio/cpuset ones libcontainer made), deepest first.
+fn remove_cgroup_root(root: &str) {
+    for h in std::fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let mut dirs = vec![h.path().join(root)];
+        let mut i = 0;
+        while i < dirs.len() {
+            let subs = std::fs::read_dir(&dirs[i]).into_iter().flatten().flatten();
+            dirs.extend(subs.filter(|e| e.path().is_dir()).map(|e| e.path()));
+            i += 1;
+        }
+        for d in dirs.iter().rev() {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+}
+
 fn main() {
     let total = arg("--tasks", 50);
     let registry = LocalRegistry::start().unwrap_or_else(|e| panic!("registry: {e}"));
@@ -277,4 +299,5 @@ fn main() {
     }
     dev.kill9();
     paddock_tests::kill_cgroup_tree(&cgroup_root);
+    remove_cgroup_root(&cgroup_root);
 }

@@ -252,18 +252,32 @@ fn cgroups_path(bundle: &Path) -> Option<PathBuf> {
 /// v1 hierarchies the agent does not manage (devices, blkio, cpuset, …).
 fn cleanup(launch: &Launch, cgroup: Option<&Path>) {
     let _ = std::fs::remove_dir_all(launch.state_root.join(&launch.id));
-    let Some(rel) = cgroup.and_then(|p| p.strip_prefix("/").ok()) else {
+    if let Some(c) = cgroup {
+        remove_foreign_cgroups(Path::new(CGROUP_MOUNT), c);
+    }
+}
+
+const CGROUP_MOUNT: &str = "/sys/fs/cgroup";
+
+/// Removes the directories libcontainer made for the container's cgroup
+/// `cgroup` (relative to each hierarchy's root, as in the spec) in the v1
+/// hierarchies under `mount` that the agent does not manage (devices,
+/// blkio, cpuset, …). Init does this when the container exits; the
+/// executor does it again after init has gone, because an init killed
+/// with SIGKILL (the end of a kill's grace period) cleans up nothing, and
+/// every killed task would leave empty directories behind. Directories
+/// that still hold processes stay (rmdir fails); on v2 there is nothing
+/// to do (one tree, the agent's).
+pub fn remove_foreign_cgroups(mount: &Path, cgroup: &Path) {
+    let Some(rel) = cgroup.strip_prefix("/").ok() else {
         return;
     };
-    if rel.as_os_str().is_empty() {
+    if rel.as_os_str().is_empty() || mount.join("cgroup.controllers").exists() {
         return;
     }
-    let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") else {
+    let Ok(entries) = std::fs::read_dir(mount) else {
         return;
     };
-    if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
-        return; // v2: one tree, the agent's.
-    }
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().to_string();
         let is_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false);
@@ -295,5 +309,28 @@ mod tests {
         assert!(env.contains(&(NETWORK_ENV, "private".to_string())));
         assert!(env.contains(&(BUNDLE_ENV, "/b".to_string())));
         assert!(env.contains(&(READY_FD_ENV, "3".to_string())));
+    }
+
+    #[test]
+    fn foreign_v1_cgroup_dirs_are_removed_and_the_agents_are_kept() {
+        let m = tempfile::tempdir().unwrap();
+        for h in ["devices", "blkio", "memory", "cpu,cpuacct", "systemd"] {
+            std::fs::create_dir_all(m.path().join(h).join("root/c1")).unwrap();
+        }
+        // A directory that is not empty (processes, on a real cgroupfs) stays.
+        std::fs::create_dir_all(m.path().join("cpuset/root/c1/busy")).unwrap();
+        remove_foreign_cgroups(m.path(), Path::new("/root/c1"));
+        for gone in ["devices", "blkio"] {
+            assert!(!m.path().join(gone).join("root/c1").exists(), "{gone}");
+            assert!(m.path().join(gone).join("root").exists(), "{gone} parent");
+        }
+        for kept in ["memory", "cpu,cpuacct", "systemd", "cpuset"] {
+            assert!(m.path().join(kept).join("root/c1").exists(), "{kept}");
+        }
+        // v2 (cgroup.controllers at the mount) is left alone, and so is "/".
+        std::fs::write(m.path().join("cgroup.controllers"), "").unwrap();
+        std::fs::create_dir_all(m.path().join("devices/root/c2")).unwrap();
+        remove_foreign_cgroups(m.path(), Path::new("/root/c2"));
+        assert!(m.path().join("devices/root/c2").exists());
     }
 }

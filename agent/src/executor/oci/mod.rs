@@ -202,8 +202,16 @@ fn prepare(
     Ok(rootfs)
 }
 
-/// Unmounts the rootfs and removes the container's directory.
+/// Unmounts the rootfs, removes the container's directory and whatever
+/// libcontainer left in the v1 cgroup hierarchies the agent does not
+/// manage (init cannot when it was killed with SIGKILL).
 fn cleanup(rootfs: Option<&paddock_images::Rootfs>, dirs: &Dirs) {
+    if let Some(cg) = std::fs::read_to_string("/proc/self/cgroup")
+        .ok()
+        .and_then(|t| own_cgroup(&t))
+    {
+        runtime::run::remove_foreign_cgroups(Path::new("/sys/fs/cgroup"), &cg);
+    }
     if let Some(r) = rootfs {
         if let Err(e) = r.release() {
             tracing::warn!("cannot release the rootfs: {e}");
