@@ -673,6 +673,9 @@ mod tests {
         assert_eq!(found.manifest_digest, imported[0].manifest_digest);
         // Other spellings and other names are not exact matches.
         assert!(store.image_exact("example.com/team/app").unwrap().is_none());
-        assert!(store.image_exact("example.com/team/app:2").unwrap().is_none());
+        assert!(store
+            .image_exact("example.com/team/app:2")
+            .unwrap()
+            .is_none());
     }
 }
