@@ -127,7 +127,6 @@ async fn session(agent: &Arc<Agent>) -> Result<(), String> {
     // is aborted when the agent stops): the heartbeat holds a sender, and a
     // live sender keeps the session's request stream open.
     let mut heartbeat: Option<AbortOnDrop> = None;
-    let work = worker(agent.clone())?;
     let result = loop {
         let msg = match inbound.message().await {
             Ok(Some(m)) => m,
@@ -164,77 +163,46 @@ async fn session(agent: &Arc<Agent>) -> Result<(), String> {
                     }
                 })));
             }
-            Some(Down::Ping(_)) | None => {}
-            Some(other) => {
-                if work.send(other).is_err() {
-                    break Err("the agent's launch worker is gone".into());
+            Some(Down::RunTask(run)) => {
+                let framework: Result<FrameworkInfo, _> = serde_json::from_str(&run.framework_json);
+                let task: Result<TaskInfo, _> = serde_json::from_str(&run.task_json);
+                match (framework, task) {
+                    (Ok(f), Ok(t)) => containers::run_task(agent, f, t),
+                    (Err(e), _) | (_, Err(e)) => tracing::error!("malformed RunTask: {e}"),
                 }
             }
+            Some(Down::KillTask(k)) => containers::kill_task(
+                agent,
+                &FrameworkId::new(k.framework_id),
+                &TaskId::new(k.task_id),
+                k.grace_period_secs,
+            ),
+            Some(Down::Acknowledge(a)) => {
+                let mut inner = agent.lock();
+                updates::acknowledge(agent, &mut inner, &TaskId::new(a.task_id), &a.uuid);
+            }
+            Some(Down::ShutdownFramework(s)) => {
+                containers::shutdown_framework(agent, &FrameworkId::new(s.framework_id))
+            }
+            Some(Down::FrameworkMessage(m)) => {
+                use base64::Engine;
+                let inner = agent.lock();
+                let target = inner.containers.values().find(|c| {
+                    c.framework_id().value == m.framework_id
+                        && c.executor_id().value == m.executor_id
+                });
+                if let Some(tx) = target.and_then(|c| c.executor_tx.as_ref()) {
+                    let ev = paddock_proto::executor::Event::Message {
+                        message: paddock_proto::executor::MessageCall {
+                            data: base64::engine::general_purpose::STANDARD.encode(&m.data),
+                        },
+                    };
+                    let _ = tx.send(encode(&ev));
+                }
+            }
+            Some(Down::Ping(_)) | None => {}
         }
     };
     drop(heartbeat);
     result
-}
-
-/// The master's orders, carried out in order on a thread of their own:
-/// starting an executor forks, writes cgroup files and checkpoints with
-/// fsync, all under the agent's lock. Done on the session's task, a burst
-/// of launches blocked a runtime worker for seconds, and with it the
-/// heartbeats and the agent's HTTP API.
-fn worker(agent: Arc<Agent>) -> Result<std::sync::mpsc::Sender<Down>, String> {
-    let (tx, rx) = std::sync::mpsc::channel::<Down>();
-    let runtime = tokio::runtime::Handle::current();
-    std::thread::Builder::new()
-        .name("agent-orders".into())
-        .spawn(move || {
-            // Containers are watched by tasks spawned on the runtime.
-            let _entered = runtime.enter();
-            while let Ok(order) = rx.recv() {
-                carry_out(&agent, order);
-            }
-        })
-        .map_err(|e| format!("cannot start the launch worker: {e}"))?;
-    Ok(tx)
-}
-
-fn carry_out(agent: &Arc<Agent>, order: Down) {
-    match order {
-        Down::RunTask(run) => {
-            let framework: Result<FrameworkInfo, _> = serde_json::from_str(&run.framework_json);
-            let task: Result<TaskInfo, _> = serde_json::from_str(&run.task_json);
-            match (framework, task) {
-                (Ok(f), Ok(t)) => containers::run_task(agent, f, t),
-                (Err(e), _) | (_, Err(e)) => tracing::error!("malformed RunTask: {e}"),
-            }
-        }
-        Down::KillTask(k) => containers::kill_task(
-            agent,
-            &FrameworkId::new(k.framework_id),
-            &TaskId::new(k.task_id),
-            k.grace_period_secs,
-        ),
-        Down::Acknowledge(a) => {
-            let mut inner = agent.lock();
-            updates::acknowledge(agent, &mut inner, &TaskId::new(a.task_id), &a.uuid);
-        }
-        Down::ShutdownFramework(s) => {
-            containers::shutdown_framework(agent, &FrameworkId::new(s.framework_id))
-        }
-        Down::FrameworkMessage(m) => {
-            use base64::Engine;
-            let inner = agent.lock();
-            let target = inner.containers.values().find(|c| {
-                c.framework_id().value == m.framework_id && c.executor_id().value == m.executor_id
-            });
-            if let Some(tx) = target.and_then(|c| c.executor_tx.as_ref()) {
-                let ev = paddock_proto::executor::Event::Message {
-                    message: paddock_proto::executor::MessageCall {
-                        data: base64::engine::general_purpose::STANDARD.encode(&m.data),
-                    },
-                };
-                let _ = tx.send(encode(&ev));
-            }
-        }
-        Down::Registered(_) | Down::Ping(_) => {}
-    }
 }
