@@ -134,6 +134,52 @@ impl Image {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct DockerImage {
     pub name: String,
+    /// Mesos's `Image.Docker.config`: a Docker `config.json` with the
+    /// registry credentials for this image, as a secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<Secret>,
+}
+
+/// Mesos's `Secret`: either a reference to an entry of the agent's secret
+/// store (`REFERENCE`) or the secret itself (`VALUE`, base64 in JSON).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Secret {
+    #[serde(rename = "type", default)]
+    pub kind: SecretType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<SecretReference>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<SecretValue>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SecretType {
+    #[default]
+    Unknown,
+    Reference,
+    Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SecretReference {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+/// The secret's bytes, base64 as Mesos's JSON writes `bytes`. Its Debug
+/// form never shows them.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SecretValue {
+    #[serde(default)]
+    pub data: String,
+}
+
+impl std::fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretValue(*** {} bytes of base64)", self.data.len())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -155,6 +201,27 @@ pub struct NetworkInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_docker_config_secret_is_read_and_its_value_never_debug_printed() {
+        let v = serde_json::json!({"type":"MESOS","mesos":{"image":{"type":"DOCKER","docker":{
+            "name":"reg:5000/x","config":{"type":"VALUE","value":{"data":"c2VjcmV0"}}}}}});
+        let c: ContainerInfo = serde_json::from_value(v).unwrap();
+        let d = c.mesos.unwrap().image.unwrap().docker.unwrap();
+        let secret = d.config.unwrap();
+        assert_eq!(secret.kind, SecretType::Value);
+        assert_eq!(secret.value.as_ref().unwrap().data, "c2VjcmV0");
+        assert!(!format!("{secret:?}").contains("c2VjcmV0"));
+        let r: Secret = serde_json::from_value(
+            serde_json::json!({"type":"REFERENCE","reference":{"name":"/a/b","key":"k"}}),
+        )
+        .unwrap();
+        let reference = r.reference.unwrap();
+        assert_eq!(
+            (reference.name.as_str(), reference.key.as_deref()),
+            ("/a/b", Some("k"))
+        );
+    }
 
     #[test]
     fn both_forms_name_their_image() {
