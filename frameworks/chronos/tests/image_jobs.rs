@@ -33,11 +33,7 @@ const MEM_MB: u64 = 64;
 const NEVER: &str = "R1/2099-01-01T00:00:00Z/PT24H";
 
 fn start(docker: bool) -> ImageDev {
-    ImageDev::start(
-        Framework::Chronos,
-        "/v1/scheduler/jobs",
-        docker.then_some(":h6job-"),
-    )
+    ImageDev::start(Framework::Chronos, "/v1/scheduler/jobs", docker)
 }
 
 fn post_job(dev: &ImageDev, name: &str, container: Value) {

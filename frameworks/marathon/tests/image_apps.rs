@@ -47,7 +47,7 @@ fn probe() -> String {
 }
 
 fn start(docker: bool) -> ImageDev {
-    ImageDev::start(Framework::Marathon, "/v2/apps", docker.then_some("h6img_"))
+    ImageDev::start(Framework::Marathon, "/v2/apps", docker)
 }
 
 /// An app whose command is the probe, in `container`.
@@ -440,7 +440,6 @@ fn a_mesos_apps_volumes_are_mounted_with_their_modes() {
 /// `value` nor `arguments`; the master accepts that when the container
 /// names an image, as Mesos does.
 #[test]
-#[ignore = "flaky: once, the DOCKER app's own Cmd output never reached its stdout within 120 s (fresh-clone CI, 2026-12-01); passes alone"]
 fn apps_without_a_command_run_their_images_cmd_on_both_containerizers() {
     require_dockerd();
     let probe = probe();

@@ -91,25 +91,25 @@ pub enum Framework {
 }
 
 /// A `paddock dev` with one built-in framework, on its own ports, data dir
-/// and cgroup root; killed, and its tasks (Docker containers included)
+/// and cgroup root; killed, and its tasks (its Docker containers included)
 /// cleaned up, when dropped.
 pub struct ImageDev {
     proc: Option<Proc>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     pub master: u16,
     pub agent: u16,
     /// Marathon's or Chronos's port.
     pub framework: u16,
     cgroup_root: String,
-    /// With Docker: the task-id fragment of this test's containers.
-    docker_tasks: Option<String>,
+    /// The agent runs DOCKER tasks too.
+    docker: bool,
 }
 
 impl ImageDev {
     /// Starts it and waits until the framework answers `ready_path`. With
-    /// `docker_tasks`, the agent also runs DOCKER tasks, and containers
-    /// whose task id contains it are removed on drop.
-    pub fn start(framework: Framework, ready_path: &str, docker_tasks: Option<&str>) -> ImageDev {
+    /// `docker`, the agent also runs DOCKER tasks, and the Docker
+    /// containers of this dev's tasks are removed on drop.
+    pub fn start(framework: Framework, ready_path: &str, docker: bool) -> ImageDev {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let (master, agent, port) = (free_port(), free_port(), free_port());
         let cgroup_root = format!("paddock-h6-img-{}-{master}", std::process::id());
@@ -133,18 +133,18 @@ impl ImageDev {
             "--resources".into(),
             "cpus:2;mem:1024;disk:2000;ports:[31000-31009]".into(),
         ];
-        if docker_tasks.is_some() {
+        if docker {
             args.extend(["--containerizers".into(), "mesos,docker".into()]);
         }
         let proc = spawn("paddock dev", &args, &dir.path().join("dev.log"));
         let dev = ImageDev {
             proc: Some(proc),
-            _dir: dir,
+            dir,
             master,
             agent,
             framework: port,
             cgroup_root,
-            docker_tasks: docker_tasks.map(str::to_string),
+            docker,
         };
         let url = dev.url(ready_path);
         wait_for("the framework inside paddock dev", LAUNCH, || {
@@ -221,16 +221,21 @@ impl Drop for ImageDev {
             }
         }
         kill_cgroup_tree(&self.cgroup_root);
-        if let Some(fragment) = &self.docker_tasks {
-            remove_docker_containers(fragment);
+        if self.docker {
+            remove_docker_containers(self.dir.path());
         }
     }
 }
 
 /// Removes the Docker containers a killed `paddock dev` left behind (a new
-/// agent would reap only those of its own agent id): every container whose
-/// task id label contains `fragment`.
-fn remove_docker_containers(fragment: &str) {
+/// agent would reap only those of its own agent id): those whose sandbox,
+/// bind-mounted into them, is under that dev's `data_dir`.
+///
+/// Only that dev's: the other tests of the binary run their own `paddock
+/// dev` on the same engine at the same time, and removing one of their
+/// containers (as matching on a task-id fragment all of them share did)
+/// kills that task, maybe before its output reached its sandbox.
+fn remove_docker_containers(data_dir: &std::path::Path) {
     let Ok(out) = Command::new("docker")
         .args(["ps", "-aq", "--filter", "label=paddock.task_id"])
         .stdin(Stdio::null())
@@ -239,17 +244,21 @@ fn remove_docker_containers(fragment: &str) {
         return;
     };
     for id in String::from_utf8_lossy(&out.stdout).lines() {
-        let task = Command::new("docker")
+        let mounts = Command::new("docker")
             .args([
                 "inspect",
                 "--format",
-                "{{index .Config.Labels \"paddock.task_id\"}}",
+                "{{range .Mounts}}{{println .Source}}{{end}}",
                 id,
             ])
+            .stdin(Stdio::null())
             .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
             .unwrap_or_default();
-        if task.contains(fragment) {
+        let ours = mounts
+            .lines()
+            .any(|m| std::path::Path::new(m.trim()).starts_with(data_dir));
+        if ours {
             let _ = Command::new("docker")
                 .args(["rm", "-f", id])
                 .stdout(Stdio::null())
