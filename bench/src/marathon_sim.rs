@@ -1,13 +1,11 @@
-//! Simulated agents for the Marathon benchmarks (included with `#[path]` by
-//! `marathon_scale` and `marathon_health`): real gRPC sessions to a real
+//! Simulated agents for the scale benchmarks (`marathon_scale`,
+//! `marathon_health`, `master_scale`): real gRPC sessions to a real
 //! master that answer RunTask with TASK_RUNNING and KillTask with
 //! TASK_KILLED. With `serve_ports`, each task's "process" is a tiny
 //! keep-alive HTTP/1.1 listener on 127.0.0.1 at the task's host ports, so
 //! Marathon's HTTP and TCP health checks have something real to probe.
 //! Also the benches' shared plumbing: a real master with a standalone
 //! `paddock marathon`, polling with a deadline, CPU and load readings.
-
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -36,6 +34,7 @@ pub struct SimAgent {
     pub hostname: String,
     pub cpus: f64,
     pub mem: f64,
+    pub disk: f64,
     pub ports: (u64, u64),
     /// Serve HTTP on each task's host ports.
     pub serve_ports: bool,
@@ -136,7 +135,7 @@ pub async fn run_agent(channel: tonic::transport::Channel, sim: SimAgent, stats:
     let resources = Resources::new()
         .with_scalar("cpus", sim.cpus)
         .with_scalar("mem", sim.mem)
-        .with_scalar("disk", 100_000.0)
+        .with_scalar("disk", sim.disk)
         .with_ranges("ports", RangeSet::new([sim.ports]));
     let reg = Register {
         hostname: sim.hostname.clone(),
@@ -269,19 +268,6 @@ pub fn loadavg() -> String {
         .join(" ")
 }
 
-pub fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| default.to_string())
-}
-
-pub fn num(name: &str, default: usize) -> usize {
-    arg(name, &default.to_string()).parse().unwrap_or(default)
-}
-
 /// Polls `f` every 50 ms until it returns Some or `limit` passes.
 pub fn poll<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let deadline = Instant::now() + limit;
@@ -328,31 +314,7 @@ impl Drop for Cluster {
             p.kill9();
         }
         if let Some(root) = &self.cgroup_root {
-            paddock_tests::kill_cgroup_tree(root);
-            remove_cgroups(root);
-        }
-    }
-}
-
-/// Removes what is left of `root` in every cgroup v1 hierarchy (the test
-/// helper only visits some of them), deepest directories first.
-pub fn remove_cgroups(root: &str) {
-    fn rm(dir: &std::path::Path) {
-        if let Ok(entries) = std::fs::read_dir(dir) {
-            for e in entries.flatten() {
-                if e.path().is_dir() {
-                    rm(&e.path());
-                }
-            }
-        }
-        let _ = std::fs::remove_dir(dir);
-    }
-    if let Ok(hierarchies) = std::fs::read_dir("/sys/fs/cgroup") {
-        for h in hierarchies.flatten() {
-            let dir = h.path().join(root);
-            if dir.is_dir() {
-                rm(&dir);
-            }
+            crate::dev::clean_cgroup_root(root);
         }
     }
 }

@@ -14,17 +14,9 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use paddock_bench::arg;
 use paddock_tests::{free_port, get_json, http, spawn, wait_for};
 use serde_json::{json, Value};
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// (VmRSS, VmHWM) in bytes.
 fn memory(pid: i32) -> (u64, u64) {

@@ -28,27 +28,9 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use paddock_bench::summary;
-use paddock_tests::{free_port, get_json, http, spawn, wait_for};
+use paddock_bench::{arg, arg_str, clean_cgroup_root, summary, Dev};
+use paddock_tests::{free_port, get_json, http, wait_for};
 use serde_json::{json, Value};
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn arg_str(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| default.to_string())
-}
 
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -102,37 +84,13 @@ struct Figures {
 }
 
 fn run_layout(layout: &str, jobs: usize, minutes: usize) -> Figures {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (mp, ap, cp) = (free_port(), free_port(), free_port());
-    let cgroup_root = format!("paddock-h3-skew-{}-{mp}", std::process::id());
-    let args: Vec<String> = [
-        "dev",
-        "--data-dir",
-        &dir.path().display().to_string(),
-        "--master-port",
-        &mp.to_string(),
-        "--agent-port",
-        &ap.to_string(),
-        "--cgroup-root",
-        &cgroup_root,
-        "--resources",
+    let cp = free_port();
+    let mut dev = Dev::start(
+        &format!("paddock-h3-skew-{}-{cp}", std::process::id()),
         "cpus:64;mem:65536;disk:100000;ports:[31000-32000]",
-        "--marathon-port",
-        "0",
-        "--chronos-port",
-        &cp.to_string(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let log = dir.path().join("dev.log");
-    let mut dev = spawn("dev", &args, &log);
-    let master = format!("127.0.0.1:{mp}");
+        &["--marathon-port", "0", "--chronos-port", &cp.to_string()],
+    );
     let chronos = format!("http://127.0.0.1:{cp}");
-    wait_for("paddock dev", Duration::from_secs(60), || {
-        let s = get_json(&format!("http://{master}/master/slaves"))?;
-        (s["slaves"].as_array()?.len() == 1).then_some(())
-    });
     wait_for("chronos", Duration::from_secs(30), || {
         get_json(&format!("{chronos}/v1/scheduler/jobs"))
     });
@@ -238,8 +196,9 @@ fn run_layout(layout: &str, jobs: usize, minutes: usize) -> Figures {
             }
         }
     }
-    dev.terminate();
-    paddock_tests::kill_cgroup_tree(&cgroup_root);
+    dev.proc.terminate();
+    clean_cgroup_root(&dev.cgroup_root);
+    let log = dev.log();
     let keep = arg_str("--keep-logs", "");
     if !keep.is_empty() {
         let to = std::path::Path::new(&keep).join(format!("chronos_skew-{layout}-dev.log"));

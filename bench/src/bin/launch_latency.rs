@@ -11,20 +11,10 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use paddock_bench::summary;
+use paddock_bench::{arg, summary, Dev};
 use paddock_tests::scheduler::{command_task, Scheduler};
-use paddock_tests::{free_port, get_json, spawn, wait_for};
 
 use serde_json::json;
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn baseline(n: usize) -> Vec<Duration> {
     let mut out = Vec::new();
@@ -53,37 +43,15 @@ fn baseline(n: usize) -> Vec<Duration> {
 fn main() {
     let total = arg("--tasks", 1000);
     let wave = arg("--wave", 25);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (mp, ap) = (free_port(), free_port());
-    let cgroup_root = format!("paddock-bench-{}", std::process::id());
-    let args: Vec<String> = [
-        "dev",
-        "--data-dir",
-        &dir.path().display().to_string(),
-        "--master-port",
-        &mp.to_string(),
-        "--agent-port",
-        &ap.to_string(),
-        "--cgroup-root",
-        &cgroup_root,
-        "--resources",
+    let dev = Dev::start(
+        &format!("paddock-bench-{}", std::process::id()),
         "cpus:64;mem:65536;disk:10000;ports:[31000-32000]",
-        "--marathon-port",
-        "0",
-        "--chronos-port",
-        "0",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let log = dir.path().join("dev.log");
-    let mut dev = spawn("dev", &args, &log);
-    let master = format!("127.0.0.1:{mp}");
-    wait_for("paddock dev", Duration::from_secs(60), || {
-        let s = get_json(&format!("http://{master}/master/slaves"))?;
-        (s["slaves"].as_array()?.len() == 1).then_some(())
-    });
-    let mut s = Scheduler::subscribe(&master, json!({"user": "root", "name": "launch-latency"}));
+        &["--marathon-port", "0", "--chronos-port", "0"],
+    );
+    let mut s = Scheduler::subscribe(
+        &dev.master,
+        json!({"user": "root", "name": "launch-latency"}),
+    );
     let mut latencies = Vec::new();
     let mut launched = 0;
     while launched < total {
@@ -150,6 +118,5 @@ fn main() {
     let p50 = latencies[latencies.len() / 2].as_secs_f64();
     let b50 = base[base.len() / 2].as_secs_f64();
     println!("ratio p50 paddock/baseline: {:.1}x", p50 / b50);
-    dev.kill9();
-    paddock_tests::kill_cgroup_tree(&cgroup_root);
+    dev.stop();
 }

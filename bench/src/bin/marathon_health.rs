@@ -12,16 +12,14 @@
 //! cargo build --release -p paddock -p paddock-bench
 //! PADDOCK_BIN=target/release/paddock target/release/marathon_health --tasks 1000 --interval 10 --window 60
 
-#[path = "../marathon_sim.rs"]
-mod marathon_sim;
-
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use marathon_sim::{
-    arg, cpu_ticks, loadavg, no_deployments, num, poll, send, start_sim, wait_ready, Cluster,
-    SimAgent, TICKS_PER_SECOND,
+use paddock_bench::marathon_sim::{
+    cpu_ticks, loadavg, no_deployments, poll, send, start_sim, wait_ready, Cluster, SimAgent,
+    TICKS_PER_SECOND,
 };
+use paddock_bench::{arg, arg_str};
 use paddock_tests::get_json;
 use serde_json::{json, Value};
 
@@ -85,12 +83,12 @@ fn settle(c: &Cluster, n: usize, healthy: bool, limit: Duration) -> Option<Durat
 }
 
 fn main() {
-    let tasks = num("--tasks", 1000);
-    let agents = num("--agents", 10);
-    let interval = num("--interval", 10);
-    let window = num("--window", 60) as u64;
-    let protocol = arg("--protocol", "HTTP");
-    let limit = Duration::from_secs(num("--timeout", 180) as u64);
+    let tasks = arg("--tasks", 1000);
+    let agents = arg("--agents", 10);
+    let interval = arg("--interval", 10);
+    let window = arg("--window", 60) as u64;
+    let protocol = arg_str("--protocol", "HTTP");
+    let limit = Duration::from_secs(arg("--timeout", 180) as u64);
     // Room for every task twice (the replacement runs next to the old one).
     let per_agent = (2 * tasks).div_ceil(agents) as u64 + 10;
     println!(
@@ -101,6 +99,7 @@ fn main() {
         hostname: "127.0.0.1".into(),
         cpus: 1000.0,
         mem: 1_000_000.0,
+        disk: 100_000.0,
         ports: (
             PORT_BASE + i as u64 * per_agent,
             PORT_BASE + (i as u64 + 1) * per_agent - 1,

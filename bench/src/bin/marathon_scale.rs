@@ -16,16 +16,14 @@
 //! PADDOCK_BIN=target/release/paddock target/release/marathon_scale --mode dev --shape scale --instances 1000
 //! PADDOCK_BIN=target/release/paddock target/release/marathon_scale --mode sim --agents 100 --shape apps
 
-#[path = "../marathon_sim.rs"]
-mod marathon_sim;
-
 use std::time::{Duration, Instant};
 
-use marathon_sim::{
-    arg, cpu_ticks, loadavg, no_deployments, num, poll, send, start_sim, strings, wait_ready,
-    Cluster, SimAgent, TICKS_PER_SECOND,
+use paddock_bench::marathon_sim::{
+    cpu_ticks, loadavg, no_deployments, poll, send, start_sim, wait_ready, Cluster, SimAgent,
+    TICKS_PER_SECOND,
 };
-use paddock_tests::{free_port, get_json, spawn};
+use paddock_bench::{arg, arg_str, Dev};
+use paddock_tests::{free_port, get_json};
 use serde_json::{json, Value};
 
 /// Spawns n `sh -c 'exec sleep 3600'` and waits until all are `sleep`.
@@ -68,35 +66,32 @@ fn containers_cpu(root: &str) -> Option<f64> {
 }
 
 fn start_dev(resources: &str) -> Cluster {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (mp, ap, marathon) = (free_port(), free_port(), free_port());
+    let marathon = free_port();
     let root = format!("paddock-h4-scale-{}", std::process::id());
-    let args = strings(&[
-        "dev",
-        "--data-dir",
-        &dir.path().display().to_string(),
-        "--master-port",
-        &mp.to_string(),
-        "--agent-port",
-        &ap.to_string(),
-        "--marathon-port",
-        &marathon.to_string(),
-        "--chronos-port",
-        "0",
-        "--cgroup-root",
+    let Dev {
+        proc,
+        dir,
+        master,
+        cgroup_root,
+        ..
+    } = Dev::spawn(
         &root,
-        "--resources",
         resources,
-    ]);
-    let dev = spawn("dev", &args, &dir.path().join("dev.log"));
-    let pid = dev.pid();
+        &[
+            "--marathon-port",
+            &marathon.to_string(),
+            "--chronos-port",
+            "0",
+        ],
+    );
+    let pid = proc.pid();
     Cluster {
-        master: format!("127.0.0.1:{mp}"),
+        master,
         marathon: format!("127.0.0.1:{marathon}"),
-        procs: vec![dev],
+        procs: vec![proc],
         marathon_pid: pid,
         master_pid: pid,
-        cgroup_root: Some(root),
+        cgroup_root: Some(cgroup_root),
         runtime: None,
         stats: Default::default(),
         dir,
@@ -136,12 +131,12 @@ fn app(id: &str, instances: usize) -> Value {
 }
 
 fn main() {
-    let mode = arg("--mode", "dev");
-    let shape = arg("--shape", "scale");
-    let n = num("--instances", 1000);
-    let agents = num("--agents", 100);
-    let limit = Duration::from_secs(num("--timeout", 120) as u64);
-    let resources = arg(
+    let mode = arg_str("--mode", "dev");
+    let shape = arg_str("--shape", "scale");
+    let n = arg("--instances", 1000);
+    let agents = arg("--agents", 100);
+    let limit = Duration::from_secs(arg("--timeout", 120) as u64);
+    let resources = arg_str(
         "--resources",
         "cpus:64;mem:65536;disk:100000;ports:[31000-32000]",
     );
@@ -158,6 +153,7 @@ fn main() {
             hostname: format!("sim-{i}"),
             cpus: 32.0,
             mem: 65536.0,
+            disk: 100_000.0,
             ports: (31000, 32000),
             serve_ports: false,
         })
@@ -258,7 +254,7 @@ fn main() {
         }
     }
     println!("loadavg(after)={}", loadavg());
-    let hold = num("--hold", 0);
+    let hold = arg("--hold", 0);
     if hold > 0 {
         println!(
             "holding {hold} s: master {} marathon {} pids {} {}",

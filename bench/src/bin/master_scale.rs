@@ -8,99 +8,24 @@
 //! cargo build --release -p paddock -p paddock-bench
 //! target/release/master_scale --agents 10000 --tasks 100000
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use paddock_bench::rss_bytes;
-use paddock_proto::internal::agent_link_client::AgentLinkClient;
-use paddock_proto::internal::agent_message::Kind as Up;
-use paddock_proto::internal::master_message::Kind as Down;
-use paddock_proto::internal::{AgentMessage, Heartbeat, Register, StatusUpdate};
-use paddock_proto::mesos::{new_update_uuid, AgentId, Source, TaskInfo, TaskState, TaskStatus};
-use paddock_proto::resources::{RangeSet, Resources};
+use paddock_bench::marathon_sim::{run_agent, SimAgent, SimStats};
+use paddock_bench::{arg, rss_bytes};
 use paddock_tests::scheduler::{command_task, Scheduler};
 use paddock_tests::{free_port, get_json, http, spawn, wait_for};
 use serde_json::json;
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::UnboundedReceiverStream;
 
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// One simulated agent session on a shared HTTP/2 connection.
-async fn agent(channel: tonic::transport::Channel, n: usize) {
-    let mut client = AgentLinkClient::new(channel);
-    let (tx, rx) = mpsc::unbounded_channel();
-    let resources = Resources::new()
-        .with_scalar("cpus", 32.0)
-        .with_scalar("mem", 262144.0)
-        .with_scalar("disk", 1_000_000.0)
-        .with_ranges("ports", RangeSet::new([(31000, 32000)]));
-    let reg = Register {
+/// What each simulated agent offers (it answers RunTask with TASK_RUNNING).
+fn sim_agent(n: usize) -> SimAgent {
+    SimAgent {
         hostname: format!("sim-{n}"),
-        port: 5051,
-        resources_json: serde_json::to_string(&resources.to_mesos(None)).unwrap_or_default(),
-        attributes_json: "[]".into(),
-        version: "sim".into(),
-        ..Default::default()
-    };
-    let _ = tx.send(AgentMessage {
-        kind: Some(Up::Register(reg)),
-    });
-    let Ok(resp) = client.session(UnboundedReceiverStream::new(rx)).await else {
-        eprintln!("agent {n}: session failed");
-        return;
-    };
-    let mut inbound = resp.into_inner();
-    let mut agent_id = AgentId::default();
-    let hb = tx.clone();
-    tokio::spawn(async move {
-        let mut seq = 0;
-        loop {
-            tokio::time::sleep(Duration::from_millis(900)).await;
-            seq += 1;
-            if hb
-                .send(AgentMessage {
-                    kind: Some(Up::Heartbeat(Heartbeat { sequence: seq })),
-                })
-                .is_err()
-            {
-                return;
-            }
-        }
-    });
-    while let Ok(Some(msg)) = inbound.message().await {
-        match msg.kind {
-            Some(Down::Registered(r)) => agent_id = AgentId::new(r.agent_id),
-            Some(Down::RunTask(run)) => {
-                let Ok(task) = serde_json::from_str::<TaskInfo>(&run.task_json) else {
-                    continue;
-                };
-                let fw: serde_json::Value =
-                    serde_json::from_str(&run.framework_json).unwrap_or_default();
-                let status = TaskStatus {
-                    task_id: task.task_id.clone(),
-                    state: TaskState::TaskRunning,
-                    source: Some(Source::SourceExecutor),
-                    agent_id: Some(agent_id.clone()),
-                    uuid: Some(new_update_uuid()),
-                    timestamp: Some(paddock_proto::mesos::now_secs()),
-                    ..Default::default()
-                };
-                let _ = tx.send(AgentMessage {
-                    kind: Some(Up::StatusUpdate(StatusUpdate {
-                        framework_id: fw["id"]["value"].as_str().unwrap_or_default().to_string(),
-                        status_json: serde_json::to_string(&status).unwrap_or_default(),
-                    })),
-                });
-            }
-            _ => {}
-        }
+        cpus: 32.0,
+        mem: 262144.0,
+        disk: 1_000_000.0,
+        ports: (31000, 32000),
+        serve_ports: false,
     }
 }
 
@@ -153,6 +78,7 @@ fn main() {
     let (base_state, _) = time_state(&master);
 
     let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let stats: Arc<SimStats> = Arc::default();
     let t0 = Instant::now();
     rt.block_on(async {
         for c in 0..agents.div_ceil(per_conn) {
@@ -162,7 +88,8 @@ fn main() {
                 .await
                 .expect("connect");
             for i in 0..per_conn.min(agents - c * per_conn) {
-                tokio::spawn(agent(channel.clone(), c * per_conn + i));
+                let n = c * per_conn + i;
+                tokio::spawn(run_agent(channel.clone(), sim_agent(n), stats.clone()));
             }
         }
     });

@@ -23,32 +23,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
+use paddock_bench::image_tasks::{image_task, warm_up};
+use paddock_bench::{arg, Dev};
 use paddock_images::testing::LocalRegistry;
-use paddock_tests::scheduler::{command_task, Scheduler};
-use paddock_tests::{free_port, get_json, spawn, wait_for};
+use paddock_tests::get_json;
+use paddock_tests::scheduler::Scheduler;
 use serde_json::{json, Value};
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 const CPUS: f64 = 0.01;
 const MEM: f64 = 8.0;
-
-fn image_task(id: &str, offer: &Value, image: &str) -> Value {
-    let mut t = command_task(id, offer, "exec /bin/busybox sleep 1000", CPUS, MEM);
-    t["kill_policy"] = json!({"grace_period": {"nanoseconds": 100_000_000}});
-    t["container"] = json!({
-        "type": "MESOS",
-        "mesos": {"image": {"type": "DOCKER", "docker": {"name": image}}}
-    });
-    t
-}
 
 /// A scalar resource of an offer.
 fn scalar(offer: &Value, name: &str) -> f64 {
@@ -194,28 +177,6 @@ fn containers_cpu(cgroup_root: &str) -> f64 {
     .unwrap_or(f64::NAN)
 }
 
-/// Removes what `kill_cgroup_tree` leaves of the cgroup root `root`: its
-/// directories in the other v1 hierarchies (cpuacct, freezer, and the
-/// devices/blkio/cpuset ones libcontainer made), deepest first.
-fn remove_cgroup_root(root: &str) {
-    for h in std::fs::read_dir("/sys/fs/cgroup")
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        let mut dirs = vec![h.path().join(root)];
-        let mut i = 0;
-        while i < dirs.len() {
-            let subs = std::fs::read_dir(&dirs[i]).into_iter().flatten().flatten();
-            dirs.extend(subs.filter(|e| e.path().is_dir()).map(|e| e.path()));
-            i += 1;
-        }
-        for d in dirs.iter().rev() {
-            let _ = std::fs::remove_dir(d);
-        }
-    }
-}
-
 fn main() {
     let total = arg("--tasks", 1000);
     let limit = Duration::from_secs(arg("--timeout", 120) as u64);
@@ -223,52 +184,28 @@ fn main() {
     let image = registry
         .push_busybox()
         .unwrap_or_else(|e| panic!("push: {e}"));
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (mp, ap) = (free_port(), free_port());
     let cgroup_root = format!("paddock-bench-ocibulk-{}", std::process::id());
     let resources = format!(
         "cpus:{};mem:{};disk:100000;ports:[31000-32000]",
         (total as f64 * CPUS).ceil() + 2.0,
         (total as f64 * MEM).ceil() + 1024.0
     );
-    let args: Vec<String> = [
-        "dev",
-        "--data-dir",
-        &dir.path().display().to_string(),
-        "--master-port",
-        &mp.to_string(),
-        "--agent-port",
-        &ap.to_string(),
-        "--cgroup-root",
-        &cgroup_root,
-        "--resources",
-        &resources,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let mut dev = spawn("dev", &args, &dir.path().join("dev.log"));
-    let master = format!("127.0.0.1:{mp}");
-    wait_for("paddock dev", Duration::from_secs(60), || {
-        let s = get_json(&format!("http://{master}/master/slaves"))?;
-        (s["slaves"].as_array()?.len() == 1).then_some(())
-    });
+    let dev = Dev::start(&cgroup_root, &resources, &[]);
+    let master = dev.master.clone();
     let mut s = Scheduler::subscribe(&master, json!({"user": "root", "name": "oci-bulk"}));
-
-    // Warm-up: the first launch pulls the image into the agent's store.
-    let offer = s.next_offer(Duration::from_secs(30));
-    let mut warm = image_task("warm", &offer, &image);
-    warm["command"]["value"] = json!("true");
-    s.launch(&offer, vec![warm]);
-    s.wait_state("warm", "TASK_FINISHED", Duration::from_secs(120));
+    warm_up(&mut s, &image, CPUS, MEM);
 
     let acks = acker(&s);
     let stop = Arc::new(AtomicBool::new(false));
-    let watcher = watch(format!("127.0.0.1:{ap}"), master.clone(), stop.clone());
+    let watcher = watch(
+        format!("127.0.0.1:{}", dev.agent_port),
+        master.clone(),
+        stop.clone(),
+    );
     let mut state: HashMap<String, String> = HashMap::new();
     let (mut launched, mut running, mut failed) = (0usize, 0usize, 0usize);
     let mut accepts = 0;
-    let cpu0 = (process_cpu(dev.pid()), containers_cpu(&cgroup_root));
+    let cpu0 = (process_cpu(dev.proc.pid()), containers_cpu(&cgroup_root));
     let t0 = Instant::now();
     let t0_us = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -292,7 +229,16 @@ fn main() {
                 continue;
             }
             let tasks: Vec<Value> = (launched..launched + fit)
-                .map(|i| image_task(&format!("bulk-{i}"), &offer, &image))
+                .map(|i| {
+                    image_task(
+                        &format!("bulk-{i}"),
+                        &offer,
+                        &image,
+                        "exec /bin/busybox sleep 1000",
+                        CPUS,
+                        MEM,
+                    )
+                })
                 .collect();
             assert_eq!(s.launch(&offer, tasks), 202);
             launched += fit;
@@ -323,7 +269,7 @@ fn main() {
             all_running = Some(t0.elapsed());
         }
     }
-    let cpu1 = (process_cpu(dev.pid()), containers_cpu(&cgroup_root));
+    let cpu1 = (process_cpu(dev.proc.pid()), containers_cpu(&cgroup_root));
     stop.store(true, Ordering::Relaxed);
     let w = watcher.join().expect("watcher");
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
@@ -352,7 +298,7 @@ fn main() {
     );
     if std::env::var_os("PADDOCK_LAUNCH_TRACE").is_some() {
         println!("stage: first / median / last ms from the first ACCEPT (count)");
-        for (stage, v) in stage_spread(dir.path(), t0_us) {
+        for (stage, v) in stage_spread(dev.dir.path(), t0_us) {
             println!(
                 "  {stage:<26} {:>8.0} {:>8.0} {:>8.0} ({})",
                 v[0],
@@ -362,7 +308,5 @@ fn main() {
             );
         }
     }
-    dev.kill9();
-    paddock_tests::kill_cgroup_tree(&cgroup_root);
-    remove_cgroup_root(&cgroup_root);
+    dev.stop();
 }

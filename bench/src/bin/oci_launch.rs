@@ -17,32 +17,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use paddock_bench::summary;
+use paddock_bench::image_tasks::{image_task, warm_up};
+use paddock_bench::{arg, summary, Dev};
 use paddock_images::testing::LocalRegistry;
 use paddock_images::{ImageStore, RootfsMode};
-use paddock_tests::scheduler::{command_task, Scheduler};
-use paddock_tests::{free_port, get_json, spawn, wait_for};
+use paddock_tests::scheduler::Scheduler;
 use serde_json::{json, Value};
 
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn image_task(id: &str, offer: &Value, image: &str, cmd: &str) -> Value {
-    let mut t = command_task(id, offer, cmd, 0.1, 32.0);
-    // `sleep` as PID 1 of its namespace ignores SIGTERM: keep kills short.
-    t["kill_policy"] = json!({"grace_period": {"nanoseconds": 100_000_000}});
-    t["container"] = json!({
-        "type": "MESOS",
-        "mesos": {"image": {"type": "DOCKER", "docker": {"name": image}}}
-    });
-    t
-}
+/// Each task's share.
+const CPUS: f64 = 0.1;
+const MEM: f64 = 32.0;
 
 /// The image store of `paddock dev`'s agent.
 fn find_store(dir: &Path) -> Option<PathBuf> {
@@ -180,65 +164,20 @@ fn runc_once(bundle: &Path, id: &str, log: &Path) -> Duration {
     elapsed
 }
 
-/// Removes what `kill_cgroup_tree` leaves of the cgroup root `root`: its
-/// directories in the other v1 hierarchies (cpuacct, freezer, and the
-/// devices/blkio/cpuset ones libcontainer made), deepest first.
-fn remove_cgroup_root(root: &str) {
-    for h in std::fs::read_dir("/sys/fs/cgroup")
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        let mut dirs = vec![h.path().join(root)];
-        let mut i = 0;
-        while i < dirs.len() {
-            let subs = std::fs::read_dir(&dirs[i]).into_iter().flatten().flatten();
-            dirs.extend(subs.filter(|e| e.path().is_dir()).map(|e| e.path()));
-            i += 1;
-        }
-        for d in dirs.iter().rev() {
-            let _ = std::fs::remove_dir(d);
-        }
-    }
-}
-
 fn main() {
     let total = arg("--tasks", 50);
     let registry = LocalRegistry::start().unwrap_or_else(|e| panic!("registry: {e}"));
     let image = registry
         .push_busybox()
         .unwrap_or_else(|e| panic!("push: {e}"));
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (mp, ap) = (free_port(), free_port());
-    let cgroup_root = format!("paddock-bench-oci-{}", std::process::id());
-    let args: Vec<String> = [
-        "dev",
-        "--data-dir",
-        &dir.path().display().to_string(),
-        "--master-port",
-        &mp.to_string(),
-        "--agent-port",
-        &ap.to_string(),
-        "--cgroup-root",
-        &cgroup_root,
-        "--resources",
+    let dev = Dev::start(
+        &format!("paddock-bench-oci-{}", std::process::id()),
         "cpus:8;mem:8192;disk:10000;ports:[31000-32000]",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let mut dev = spawn("dev", &args, &dir.path().join("dev.log"));
-    let master = format!("127.0.0.1:{mp}");
-    wait_for("paddock dev", Duration::from_secs(60), || {
-        let s = get_json(&format!("http://{master}/master/slaves"))?;
-        (s["slaves"].as_array()?.len() == 1).then_some(())
-    });
-    let mut s = Scheduler::subscribe(&master, json!({"user": "root", "name": "oci-launch"}));
-
-    // Warm-up: the first launch pulls the image into the agent's store.
-    let offer = s.next_offer(Duration::from_secs(30));
-    s.launch(&offer, vec![image_task("warm", &offer, &image, "true")]);
-    s.wait_state("warm", "TASK_FINISHED", Duration::from_secs(120));
+        &[],
+    );
+    let dir = &dev.dir;
+    let mut s = Scheduler::subscribe(&dev.master, json!({"user": "root", "name": "oci-launch"}));
+    warm_up(&mut s, &image, CPUS, MEM);
 
     let store_root = find_store(dir.path()).expect("the agent's image store");
     let store = ImageStore::open(&store_root).expect("open the store");
@@ -254,7 +193,14 @@ fn main() {
     for i in 0..total {
         let offer = s.next_offer(Duration::from_secs(30));
         let id = format!("oci-{i}");
-        let task = image_task(&id, &offer, &image, "exec /bin/busybox sleep 1000");
+        let task = image_task(
+            &id,
+            &offer,
+            &image,
+            "exec /bin/busybox sleep 1000",
+            CPUS,
+            MEM,
+        );
         let (t0, accept_us) = (Instant::now(), now_us());
         assert_eq!(s.launch(&offer, vec![task]), 202);
         loop {
@@ -297,7 +243,5 @@ fn main() {
     if std::env::var_os("PADDOCK_LAUNCH_TRACE").is_some() {
         trace_report(dir.path(), &windows);
     }
-    dev.kill9();
-    paddock_tests::kill_cgroup_tree(&cgroup_root);
-    remove_cgroup_root(&cgroup_root);
+    dev.stop();
 }
