@@ -17,6 +17,7 @@ pub mod docker;
 pub mod executor;
 mod http;
 mod link;
+pub mod registry_auth;
 pub mod resources;
 mod state;
 mod updates;
@@ -63,6 +64,9 @@ pub struct AgentConfig {
     /// `--enforce-disk-quota`: kill a container that uses more than its
     /// `disk` (else it is only measured and reported).
     pub enforce_disk_quota: bool,
+    /// `--docker-config`, `--insecure-registries`, `--secrets-dir`: how image
+    /// tasks reach registries (`registry_auth`).
+    pub registries: registry_auth::RegistrySettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +94,11 @@ pub async fn run(
 ) -> Result<(), AgentError> {
     std::fs::create_dir_all(&config.work_dir)
         .map_err(|e| AgentError::WorkDir(config.work_dir.clone(), e))?;
+    // Executors read the registry settings from the work dir at launch.
+    config
+        .registries
+        .write(&config.work_dir)
+        .map_err(|e| AgentError::WorkDir(config.work_dir.join(registry_auth::settings::FILE), e))?;
     paddock_isolation::cgroups::detect_mode().map_err(|e| AgentError::Isolation(e.to_string()))?;
     let addr = SocketAddr::new(config.bind, config.port);
     let listener = tokio::net::TcpListener::bind(addr)

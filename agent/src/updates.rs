@@ -263,6 +263,7 @@ mod tests {
             containerizers: vec!["mesos".into()],
             disk_watch_interval: std::time::Duration::from_secs(15),
             enforce_disk_quota: true,
+            registries: Default::default(),
         };
         Arc::new(Agent::new(config, Default::default()).unwrap())
     }

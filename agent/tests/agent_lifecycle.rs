@@ -198,6 +198,7 @@ impl Harness {
             containerizers: vec!["mesos".into()],
             disk_watch_interval: std::time::Duration::from_secs(15),
             enforce_disk_quota: true,
+            registries: Default::default(),
         }
     }
 

@@ -105,6 +105,19 @@ pub struct AgentFlags {
     /// (REASON_CONTAINER_LIMITATION_DISK); "false" only measures.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub enforce_disk_quota: bool,
+    /// Registry credentials for image pulls: a Docker config.json
+    /// (`{"auths": {"reg:5000": {"auth": base64(user:pass)}}}`) given as
+    /// JSON or as the path of a file (Mesos's --docker_config).
+    #[arg(long)]
+    pub docker_config: Option<String>,
+    /// Registries (host[:port], comma-separated) pulled from over plain
+    /// HTTP; loopback ones always are.
+    #[arg(long, value_delimiter = ',')]
+    pub insecure_registries: Vec<String>,
+    /// Where REFERENCE secrets (a task's image.docker.config, Marathon's
+    /// pullConfig) are files: the secret's name is its path under this dir.
+    #[arg(long)]
+    pub secrets_dir: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -313,6 +326,11 @@ fn agent_config(
         containerizers: flags.containerizers.clone(),
         disk_watch_interval: flags.disk_watch_interval,
         enforce_disk_quota: flags.enforce_disk_quota,
+        registries: paddock_agent::registry_auth::RegistrySettings::from_flags(
+            flags.docker_config.as_deref(),
+            &flags.insecure_registries,
+            flags.secrets_dir.clone(),
+        )?,
     })
 }
 

@@ -96,6 +96,7 @@ mod tests {
             containerizers: containerizers.iter().map(|s| s.to_string()).collect(),
             disk_watch_interval: std::time::Duration::from_secs(15),
             enforce_disk_quota: true,
+            registries: Default::default(),
         }
     }
 

@@ -39,6 +39,7 @@ use tokio::sync::mpsc;
 use super::ExecutorEnv;
 use crate::docker::engine::{self, describe, is_not_found};
 use crate::docker::spec::{self, Context, Spec};
+use crate::registry_auth::PullAuth;
 
 /// The status label that carries the Docker container id.
 pub const CONTAINER_ID_LABEL: &str = "paddock.docker.container_id";
@@ -146,18 +147,24 @@ pub fn launch(
         sandbox: &env.sandbox,
         hostname: &env.hostname,
     };
-    match spec::build(task, &ctx) {
-        Ok(spec) => {
+    let built = spec::build(task, &ctx).map_err(|e| e.to_string());
+    // The agent's --docker-config for the image's registry.
+    let built = built.and_then(|spec| {
+        crate::registry_auth::for_sandbox(&env.sandbox, None, &spec.image).map(|a| (spec, a))
+    });
+    match built {
+        Ok((spec, auth)) => {
             let sandbox = env.sandbox.clone();
-            tokio::spawn(async move { run(spec, sandbox, rx, on).await });
+            tokio::spawn(async move { run(spec, auth, sandbox, rx, on).await });
         }
-        Err(e) => on(DockerEvent::LaunchFailed(e.to_string())),
+        Err(e) => on(DockerEvent::LaunchFailed(e)),
     }
     DockerTask { control: tx }
 }
 
 async fn run(
     spec: Spec,
+    auth: PullAuth,
     sandbox: String,
     mut control: mpsc::UnboundedReceiver<Control>,
     on: impl Fn(DockerEvent) + Send + Sync + 'static,
@@ -168,7 +175,7 @@ async fn run(
     };
     // A kill that arrives while pulling or creating ends the launch.
     let prepared = tokio::select! {
-        r = prepare(&docker, &spec) => r,
+        r = prepare(&docker, &spec, &auth) => r,
         _ = control.recv() => {
             // Killed (or the executor is going away) before it started.
             let _ = remove(&docker, &spec.name).await;
@@ -226,7 +233,7 @@ async fn run(
 }
 
 /// Pulls if needed, then creates and starts the container; its Docker id.
-async fn prepare(docker: &Docker, spec: &Spec) -> Result<String, String> {
+async fn prepare(docker: &Docker, spec: &Spec, auth: &PullAuth) -> Result<String, String> {
     let have = match docker.inspect_image(&spec.image).await {
         Ok(_) => true,
         Err(e) if is_not_found(&e) => false,
@@ -239,7 +246,7 @@ async fn prepare(docker: &Docker, spec: &Spec) -> Result<String, String> {
         }
     };
     if spec.force_pull || !have {
-        pull(docker, &spec.image).await?;
+        pull(docker, &spec.image, auth).await?;
     }
     let created = docker
         .create_container(
@@ -273,20 +280,28 @@ async fn prepare(docker: &Docker, spec: &Spec) -> Result<String, String> {
     Ok(created.id)
 }
 
-async fn pull(docker: &Docker, image: &str) -> Result<(), String> {
+async fn pull(docker: &Docker, image: &str, auth: &PullAuth) -> Result<(), String> {
     let reference = pull_reference(image);
     let opts = CreateImageOptionsBuilder::new()
         .from_image(&reference)
         .build();
-    let mut progress = docker.create_image(Some(opts), None, None);
+    tracing::info!(image, registry = %auth.registry, credentials = ?auth.source, "docker pull");
+    let mut progress = docker.create_image(Some(opts), None, auth.docker_credentials());
+    let failed = |err: String| {
+        if is_auth_failure(&err) {
+            auth.refused(image, &err)
+        } else {
+            format!("cannot pull image '{image}': {err}")
+        }
+    };
     while let Some(item) = progress.next().await {
         match item {
             Ok(info) => {
                 if let Some(err) = info.error_detail.and_then(|d| d.message) {
-                    return Err(format!("cannot pull image '{image}': {err}"));
+                    return Err(failed(err));
                 }
             }
-            Err(e) => return Err(format!("cannot pull image '{image}': {}", describe(&e))),
+            Err(e) => return Err(failed(describe(&e))),
         }
     }
     // Some engines report a failed pull only by not having the image.
@@ -299,6 +314,22 @@ async fn pull(docker: &Docker, image: &str) -> Result<(), String> {
 }
 
 /// Waits for the container to exit; transient engine errors are retried.
+/// Whether the engine's pull error is the registry refusing us (dockerd's
+/// wording: "no basic auth credentials", "unauthorized: authentication
+/// required", "denied: …", "… 401 Unauthorized").
+pub fn is_auth_failure(err: &str) -> bool {
+    let e = err.to_ascii_lowercase();
+    [
+        "unauthorized",
+        "authentication required",
+        "no basic auth credentials",
+        "denied",
+        "401",
+    ]
+    .iter()
+    .any(|w| e.contains(w))
+}
+
 async fn wait(docker: &Docker, id: &str) -> Exit {
     let mut attempts = 0;
     loop {
@@ -432,6 +463,20 @@ async fn follow_logs(docker: Docker, id: String, sandbox: String) {
 mod tests {
     use super::*;
     use bollard::models::ContainerState;
+
+    #[test]
+    fn the_engines_auth_failures_are_recognised() {
+        for e in [
+            "Head \"http://127.0.0.1:5000/v2/x/manifests/1\": no basic auth credentials",
+            "unauthorized: authentication required",
+            "pull access denied for x, repository does not exist or may require 'docker login'",
+        ] {
+            assert!(is_auth_failure(e), "{e}");
+        }
+        assert!(!is_auth_failure(
+            "manifest for x:1 not found: manifest unknown"
+        ));
+    }
 
     #[test]
     fn untagged_images_pull_latest() {

@@ -314,7 +314,15 @@ async fn launch(
         .and_then(|i| i.cached)
         .unwrap_or(true);
     let dirs = Dirs::for_env(env)?;
-    let (store, image) = store::provision(&dirs.images, &reference, cached).await?;
+    let task_config = info
+        .mesos
+        .as_ref()
+        .and_then(|m| m.image.as_ref())
+        .and_then(|i| i.docker.as_ref())
+        .and_then(|d| d.config.as_ref());
+    let auth = crate::registry_auth::for_sandbox(&env.sandbox, task_config, &reference)?;
+    let (store, image) =
+        store::provision_with(&dirs.images, &reference, cached, Some(&auth)).await?;
     runtime::trace::stage("executor: image found");
     if control.killed() {
         return Err("killed before it started".into());

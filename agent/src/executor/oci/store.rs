@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use nix::fcntl::{Flock, FlockArg};
 use paddock_images::{Image, ImageStore};
 
+use crate::registry_auth::PullAuth;
+
 /// Where the agent's work dir is, from a sandbox laid out as Mesos's
 /// `<work_dir>/slaves/<agent>/frameworks/<fw>/executors/<ex>/runs/<container>`.
 pub fn work_dir_of(sandbox: &Path) -> Option<PathBuf> {
@@ -54,6 +56,18 @@ pub async fn provision(
     reference: &str,
     cached: bool,
 ) -> Result<(ImageStore, Image), String> {
+    provision_with(root, reference, cached, None).await
+}
+
+/// [`provision`], pulling with `auth`'s credentials and transport (see
+/// `crate::registry_auth::for_image`); a refused pull says which registry
+/// refused and which credentials were tried.
+pub async fn provision_with(
+    root: &Path,
+    reference: &str,
+    cached: bool,
+    auth: Option<&PullAuth>,
+) -> Result<(ImageStore, Image), String> {
     let (r, name) = (root.to_path_buf(), reference.to_string());
     let fast = tokio::task::spawn_blocking(move || {
         let store = ImageStore::open(&r)
@@ -69,7 +83,7 @@ pub async fn provision(
     .map_err(|e| format!("image store: {e}"))??;
     match fast {
         (store, Some(image)) => Ok((store, image)),
-        (store, None) => provision_locked(root, store, reference, cached).await,
+        (store, None) => provision_locked(root, store, reference, cached, auth).await,
     }
 }
 
@@ -80,6 +94,7 @@ async fn provision_locked(
     store: ImageStore,
     reference: &str,
     cached: bool,
+    auth: Option<&PullAuth>,
 ) -> Result<(ImageStore, Image), String> {
     let r = root.to_path_buf();
     let guard = tokio::task::spawn_blocking(move || lock(&r))
@@ -96,13 +111,22 @@ async fn provision_locked(
     };
     let image = match found {
         Some(i) => i,
-        None => {
-            tracing::info!(image = reference, cached, "pulling");
-            store
-                .pull(reference, None)
-                .await
-                .map_err(|e| format!("cannot pull image {reference}: {e}"))?
-        }
+        None => match auth {
+            Some(a) => {
+                tracing::info!(image = reference, cached, registry = %a.registry, credentials = ?a.source, "pulling");
+                store
+                    .pull_with(reference, a.credentials.clone(), a.insecure)
+                    .await
+                    .map_err(|e| a.pull_error(reference, &e))?
+            }
+            None => {
+                tracing::info!(image = reference, cached, "pulling");
+                store
+                    .pull(reference, None)
+                    .await
+                    .map_err(|e| format!("cannot pull image {reference}: {e}"))?
+            }
+        },
     };
     drop(guard);
     Ok((store, image))

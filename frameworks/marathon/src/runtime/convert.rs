@@ -200,6 +200,9 @@ pub fn run_spec(app: &AppDefinition) -> RunSpec {
         .as_ref()
         .and_then(|c| serde_json::to_value(c).ok())
         .map(|c| container_info(&c));
+    if let Some(info) = spec.container.as_mut() {
+        pull_config_secret(app, info);
+    }
     spec.accepted_resource_roles = app.accepted_resource_roles.clone().unwrap_or_default();
     // Everything else that is configuration: a change restarts the app.
     let mut opaque = serde_json::to_value(app).unwrap_or(Value::Null);
@@ -214,6 +217,27 @@ pub fn run_spec(app: &AppDefinition) -> RunSpec {
 
 fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
+}
+
+/// `container.docker.pullConfig: {"secret": NAME}` → the image's Mesos
+/// `Image.Docker.config`: a REFERENCE secret named by the app's
+/// `secrets[NAME].source` (validation makes sure NAME exists), which the
+/// agent resolves under its `--secrets-dir`.
+fn pull_config_secret(app: &AppDefinition, info: &mut Value) {
+    let name = app
+        .container
+        .as_ref()
+        .and_then(|c| c.docker.as_ref())
+        .and_then(|d| d.pull_config.as_ref())
+        .and_then(|p| p.get("secret"))
+        .and_then(Value::as_str);
+    let source = name
+        .and_then(|n| app.secrets.get(n))
+        .and_then(|s| s.get("source"))
+        .and_then(Value::as_str);
+    if let (Some(source), Some(docker)) = (source, info.pointer_mut("/mesos/image/docker")) {
+        docker["config"] = json!({"type": "REFERENCE", "reference": {"name": source}});
+    }
 }
 
 /// Marathon's container JSON → a Mesos v1 `ContainerInfo`.
@@ -470,6 +494,29 @@ mod tests {
         let mut changed = a.clone();
         changed.cmd = Some("sleep 1".into());
         assert!(s.needs_restart(&run_spec(&changed)));
+    }
+
+    #[test]
+    fn a_pull_config_becomes_the_images_reference_secret() {
+        let a = app(json!({
+            "id": "/p", "cmd": "x",
+            "secrets": {"reg": {"source": "/registry/creds"}},
+            "container": {"type": "MESOS",
+                "docker": {"image": "127.0.0.1:5000/x:1", "pullConfig": {"secret": "reg"}}}
+        }));
+        let info = run_spec(&a).container.unwrap();
+        assert_eq!(
+            info["mesos"]["image"]["docker"]["config"],
+            json!({"type": "REFERENCE", "reference": {"name": "/registry/creds"}})
+        );
+        assert_eq!(
+            info["mesos"]["image"]["docker"]["name"],
+            "127.0.0.1:5000/x:1"
+        );
+        let plain = app(json!({"id": "/p", "cmd": "x",
+            "container": {"type": "MESOS", "docker": {"image": "x"}}}));
+        let info = run_spec(&plain).container.unwrap();
+        assert!(info["mesos"]["image"]["docker"].get("config").is_none());
     }
 
     #[test]

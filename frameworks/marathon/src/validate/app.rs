@@ -463,6 +463,9 @@ fn container(app: &AppDefinition, out: &mut Vec<Violation>) {
         }
         _ => {}
     }
+    if let Some(pull) = c.docker.as_ref().and_then(|d| d.pull_config.as_ref()) {
+        pull_config(app, &c.kind, pull, out);
+    }
     for (i, v) in c.volumes.iter().enumerate() {
         let p = format!("/container/volumes({i})");
         if v.container_path.is_empty() {
@@ -472,6 +475,40 @@ fn container(app: &AppDefinition, out: &mut Vec<Violation>) {
             ));
         }
         one_of(out, &format!("{p}/mode"), &v.mode, &["RO", "RW"]);
+    }
+}
+
+/// `container.docker.pullConfig: {"secret": NAME}`: NAME must be one of the
+/// app's `secrets`, and only the Mesos containerizer pulls with it.
+fn pull_config(
+    app: &AppDefinition,
+    kind: &str,
+    pull: &serde_json::Value,
+    out: &mut Vec<Violation>,
+) {
+    let path = "/container/docker/pullConfig";
+    let secret = pull.get("secret");
+    match secret.and_then(serde_json::Value::as_str) {
+        _ if !pull.is_object() => out.push(Violation::new(path, "must be an object with a secret")),
+        None if secret.is_none() => out.push(Violation::new(
+            format!("{path}/secret"),
+            "container.docker.pullConfig.secret must name one of the app's secrets",
+        )),
+        None => out.push(Violation::new(
+            format!("{path}/secret"),
+            "container.docker.pullConfig.secret must be a string",
+        )),
+        Some(name) if !app.secrets.contains_key(name) => out.push(Violation::new(
+            format!("{path}/secret"),
+            format!(
+                "container.docker.pullConfig.secret references an undefined secret named '{name}'"
+            ),
+        )),
+        Some(_) if kind == "DOCKER" => out.push(Violation::new(
+            path,
+            "pullConfig is not supported with Docker containerizer",
+        )),
+        Some(_) => {}
     }
 }
 

@@ -339,3 +339,27 @@ mod fuzz {
         }
     }
 }
+
+#[test]
+fn a_pull_config_must_name_one_of_the_apps_secrets_on_the_mesos_containerizer() {
+    let app = |kind: &str, pull: Value| {
+        json!({"id": "/p", "cmd": "x", "secrets": {"reg": {"source": "/registry/creds"}},
+               "container": {"type": kind, "docker": {"image": "r:5000/x", "pullConfig": pull}}})
+    };
+    assert_eq!(check(app("MESOS", json!({"secret": "reg"}))), vec![]);
+    let d = check(app("MESOS", json!({"secret": "nope"})));
+    let e = errors_at(&d, "/container/docker/pullConfig/secret");
+    assert_eq!(
+        e,
+        vec!["container.docker.pullConfig.secret references an undefined secret named 'nope'"]
+    );
+    let d = check(app("MESOS", json!({})));
+    assert!(!errors_at(&d, "/container/docker/pullConfig/secret").is_empty());
+    let d = check(app("MESOS", json!({"secret": 5})));
+    assert!(!errors_at(&d, "/container/docker/pullConfig/secret").is_empty());
+    let d = check(app("DOCKER", json!({"secret": "reg"})));
+    assert_eq!(
+        errors_at(&d, "/container/docker/pullConfig"),
+        vec!["pullConfig is not supported with Docker containerizer"]
+    );
+}
