@@ -5,16 +5,20 @@
 //!
 //! Needs the `paddock` binary (`cargo build -p paddock`).
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use common::{lines, Api};
 use paddock_chronos::{run, ChronosConfig};
-use paddock_tests::{free_port, get_json, http, wait_for, Cluster};
-use serde_json::{json, Value};
+use paddock_tests::{free_port, get_json, wait_for, Cluster};
+use serde_json::json;
 
+/// Chronos in this process, on its own runtime thread.
 struct Chronos {
-    port: u16,
+    api: Api,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<Result<(), String>>>,
 }
@@ -41,55 +45,14 @@ impl Chronos {
             .map_err(|e| e.to_string())
         });
         let c = Chronos {
-            port,
+            api: Api { port },
             stop: Some(tx),
             thread: Some(thread),
         };
         wait_for("the chronos API", Duration::from_secs(20), || {
-            get_json(&c.url("/v1/scheduler/jobs"))
+            get_json(&c.api.url("/v1/scheduler/jobs"))
         });
         c
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    fn post(&self, path: &str, body: Value) {
-        let r = http().post(self.url(path)).json(&body).send().unwrap();
-        assert_eq!(
-            r.status().as_u16(),
-            204,
-            "{path} {body}: {}",
-            r.text().unwrap_or_default()
-        );
-    }
-
-    fn job(&self, name: &str) -> Value {
-        get_json(&self.url(&format!("/v1/scheduler/job/{name}"))).unwrap_or(Value::Null)
-    }
-
-    fn runs(&self, name: &str) -> Vec<Value> {
-        get_json(&self.url(&format!("/v1/scheduler/job/{name}/runs")))
-            .and_then(|v| v.as_array().cloned())
-            .unwrap_or_default()
-    }
-
-    fn wait_count(&self, name: &str, field: &str, at_least: i64, timeout: Duration) {
-        let deadline = std::time::Instant::now() + timeout;
-        while self.job(name)[field].as_i64().unwrap_or(0) < at_least {
-            if std::time::Instant::now() > deadline {
-                let jobs = get_json(&self.url("/v1/scheduler/jobs"));
-                let runs: Vec<(String, Vec<Value>)> = jobs
-                    .iter()
-                    .flat_map(|j| j.as_array().cloned().unwrap_or_default())
-                    .filter_map(|j| j["name"].as_str().map(String::from))
-                    .map(|n| (n.clone(), self.runs(&n)))
-                    .collect();
-                panic!("timed out waiting for {name}.{field} >= {at_least}\njobs: {jobs:?}\nruns: {runs:#?}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
     }
 
     fn stop(&mut self) {
@@ -120,14 +83,6 @@ fn cluster() -> Cluster {
     c
 }
 
-fn lines(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(String::from)
-        .collect()
-}
-
 #[test]
 fn scheduled_dependent_and_failing_jobs_run_as_tasks() {
     let cluster = cluster();
@@ -135,26 +90,32 @@ fn scheduled_dependent_and_failing_jobs_run_as_tasks() {
     std::fs::create_dir_all(&out).unwrap();
     let mut chronos = Chronos::start(cluster.master_port, &cluster.dir.path().join("chronos"));
     let tick_log = out.join("tick.log");
-    chronos.post(
+    chronos.api.post(
         "/v1/scheduler/iso8601",
         json!({"name": "tick", "schedule": "R3//PT2S", "cpus": 0.1, "mem": 32,
                "command": format!("echo \"$CHRONOS_JOB_RUN_TIME\" >> {}", tick_log.display())}),
     );
-    chronos.post(
+    chronos.api.post(
         "/v1/scheduler/dependency",
         json!({"name": "after", "parents": ["tick"], "cpus": 0.1, "mem": 32,
                "command": format!("echo after >> {}", out.join("after.log").display())}),
     );
-    chronos.post(
+    chronos.api.post(
         "/v1/scheduler/iso8601",
         json!({"name": "flaky", "schedule": "R1//PT1H", "command": "exit 3", "cpus": 0.1, "mem": 32,
                "retries": 1, "retryBackoffSeconds": 1}),
     );
-    chronos.wait_count("tick", "successCount", 3, Duration::from_secs(60));
-    chronos.wait_count("after", "successCount", 3, Duration::from_secs(30));
-    chronos.wait_count("flaky", "errorCount", 1, Duration::from_secs(30));
+    chronos
+        .api
+        .wait_count("tick", "successCount", 3, Duration::from_secs(60));
+    chronos
+        .api
+        .wait_count("after", "successCount", 3, Duration::from_secs(30));
+    chronos
+        .api
+        .wait_count("flaky", "errorCount", 1, Duration::from_secs(30));
 
-    let runs = chronos.runs("tick");
+    let runs = chronos.api.runs("tick");
     assert_eq!(runs.len(), 3, "{runs:?}");
     let mut scheduled: Vec<i64> = runs
         .iter()
@@ -181,7 +142,7 @@ fn scheduled_dependent_and_failing_jobs_run_as_tasks() {
     assert_eq!((seen.len(), unique.len()), (3, 3), "{seen:?}");
     assert_eq!(lines(&out.join("after.log")).len(), 3);
     assert_eq!(
-        chronos.job("tick")["schedule"]
+        chronos.api.job("tick")["schedule"]
             .as_str()
             .unwrap()
             .split('/')
@@ -189,7 +150,7 @@ fn scheduled_dependent_and_failing_jobs_run_as_tasks() {
         Some("R0")
     );
 
-    let flaky = chronos.runs("flaky");
+    let flaky = chronos.api.runs("flaky");
     assert_eq!(flaky.len(), 1);
     assert_eq!(flaky[0]["state"], "FAILED");
     assert_eq!(flaky[0]["attempt"], 1);
@@ -206,7 +167,7 @@ fn restarts_while_a_job_is_due_never_run_a_slot_twice() {
     let data = cluster.dir.path().join("chronos");
     let log = out.join("every.log");
     let mut chronos = Chronos::start(cluster.master_port, &data);
-    chronos.post(
+    chronos.api.post(
         "/v1/scheduler/iso8601",
         json!({"name": "every", "schedule": "R//PT1S", "cpus": 0.1, "mem": 32,
                "command": format!("echo \"$CHRONOS_JOB_RUN_TIME\" >> {}", log.display())}),
@@ -216,25 +177,28 @@ fn restarts_while_a_job_is_due_never_run_a_slot_twice() {
     let mut successes = 0;
     for pause_ms in [1300u64, 700, 2100, 450, 1600] {
         successes += 1;
-        chronos.wait_count("every", "successCount", successes, Duration::from_secs(30));
+        chronos
+            .api
+            .wait_count("every", "successCount", successes, Duration::from_secs(30));
         std::thread::sleep(Duration::from_millis(pause_ms));
         chronos.stop();
         chronos = Chronos::start(cluster.master_port, &data);
     }
-    chronos.wait_count(
+    chronos.api.wait_count(
         "every",
         "successCount",
         successes + 2,
         Duration::from_secs(30),
     );
     // Stop scheduling, let the last run finish.
-    chronos.post(
+    chronos.api.post(
         "/v1/scheduler/iso8601",
         json!({"name": "every", "schedule": "R//PT1S", "disabled": true, "cpus": 0.1, "mem": 32,
                "command": "true"}),
     );
     wait_for("the last run to end", Duration::from_secs(30), || {
         chronos
+            .api
             .runs("every")
             .iter()
             .all(|r| !matches!(r["state"].as_str(), Some("STAGING" | "RUNNING" | "PENDING")))
@@ -244,6 +208,7 @@ fn restarts_while_a_job_is_due_never_run_a_slot_twice() {
     let unique: BTreeSet<&String> = seen.iter().collect();
     assert_eq!(seen.len(), unique.len(), "a slot ran twice: {seen:?}");
     let succeeded: BTreeSet<String> = chronos
+        .api
         .runs("every")
         .iter()
         .filter(|r| r["state"] == "SUCCEEDED")

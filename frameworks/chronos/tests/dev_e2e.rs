@@ -7,21 +7,26 @@
 //! Needs the `paddock` binary (`cargo build -p paddock`); skipped, saying
 //! so, when that binary has no `--chronos-port`.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use paddock_tests::{
-    free_port, get_json, http, kill_cgroup_tree, paddock_bin, spawn, wait_for, Proc,
-};
+use common::{lines, Api};
+use paddock_tests::{free_port, get_json, kill_cgroup_tree, paddock_bin, spawn, wait_for, Proc};
 use serde_json::{json, Value};
+
+/// How long a job's counter may take to move on a loaded machine.
+const WAIT: Duration = Duration::from_secs(60);
 
 struct Dev {
     args: Vec<String>,
     dir: PathBuf,
     proc: Proc,
-    chronos: u16,
+    /// The built-in Chronos.
+    api: Api,
     restarts: usize,
     cgroup_root: String,
 }
@@ -74,7 +79,7 @@ impl Dev {
             args,
             dir: dir.to_path_buf(),
             proc,
-            chronos,
+            api: Api { port: chronos },
             restarts: 0,
             cgroup_root: cgroup_root.to_string(),
         };
@@ -84,7 +89,7 @@ impl Dev {
 
     fn wait_ready(&self) {
         wait_for("chronos in paddock dev", Duration::from_secs(60), || {
-            get_json(&self.url("/v1/scheduler/jobs"))
+            get_json(&self.api.url("/v1/scheduler/jobs"))
         });
     }
 
@@ -96,40 +101,6 @@ impl Dev {
         self.proc = spawn("paddock dev", &self.args, &log);
         self.wait_ready();
     }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.chronos)
-    }
-
-    fn post(&self, path: &str, body: Value) {
-        let r = http().post(self.url(path)).json(&body).send().unwrap();
-        assert_eq!(
-            r.status().as_u16(),
-            204,
-            "{path}: {}",
-            r.text().unwrap_or_default()
-        );
-    }
-
-    fn count(&self, job: &str, field: &str) -> i64 {
-        get_json(&self.url(&format!("/v1/scheduler/job/{job}")))
-            .and_then(|j| j[field].as_i64())
-            .unwrap_or(0)
-    }
-
-    fn wait_count(&self, job: &str, field: &str, at_least: i64) {
-        wait_for(
-            &format!("{job}.{field} >= {at_least}"),
-            Duration::from_secs(60),
-            || (self.count(job, field) >= at_least).then_some(()),
-        );
-    }
-
-    fn runs(&self, job: &str) -> Vec<Value> {
-        get_json(&self.url(&format!("/v1/scheduler/job/{job}/runs")))
-            .and_then(|v| v.as_array().cloned())
-            .unwrap_or_default()
-    }
 }
 
 fn has_chronos_flag() -> bool {
@@ -138,14 +109,6 @@ fn has_chronos_flag() -> bool {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).contains("--chronos-port"))
         .unwrap_or(false)
-}
-
-fn lines(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(String::from)
-        .collect()
 }
 
 #[test]
@@ -164,7 +127,7 @@ fn crashes_of_paddock_dev_while_a_job_is_due_never_run_a_slot_twice() {
     let log = out.join("every.log");
     let child_log = out.join("child.log");
     let mut dev = Dev::start(dir.path(), &cgroup_root);
-    dev.post(
+    dev.api.post(
         "/v1/scheduler/iso8601",
         // ALLOW: a run the crash leaves stuck in TASK_STAGING (see the
         // staging timeout) does not hold back the next slots.
@@ -172,22 +135,23 @@ fn crashes_of_paddock_dev_while_a_job_is_due_never_run_a_slot_twice() {
                "concurrencyPolicy": "ALLOW",
                "command": format!("echo \"$CHRONOS_JOB_RUN_TIME\" >> {}", log.display())}),
     );
-    dev.post(
+    dev.api.post(
         "/v1/scheduler/dependency",
         json!({"name": "child", "parents": ["every"], "cpus": 0.1, "mem": 32,
                "command": format!("echo ran >> {}", child_log.display())}),
     );
-    dev.wait_count("every", "successCount", 2);
-    dev.wait_count("child", "successCount", 1);
+    dev.api.wait_count("every", "successCount", 2, WAIT);
+    dev.api.wait_count("child", "successCount", 1, WAIT);
     // Crash at different points of the one-second cycle.
     for pause_ms in [350u64, 900, 1500] {
-        let before = dev.count("every", "successCount");
+        let before = dev.api.count("every", "successCount");
         std::thread::sleep(Duration::from_millis(pause_ms));
         dev.crash_and_restart();
-        dev.wait_count("every", "successCount", before + 2);
+        dev.api
+            .wait_count("every", "successCount", before + 2, WAIT);
     }
     // Stop scheduling and let the last runs end.
-    dev.post(
+    dev.api.post(
         "/v1/scheduler/iso8601",
         json!({"name": "every", "schedule": "R//PT1S", "disabled": true, "cpus": 0.1, "mem": 32,
                "command": "true"}),
@@ -196,7 +160,7 @@ fn crashes_of_paddock_dev_while_a_job_is_due_never_run_a_slot_twice() {
     loop {
         let live: Vec<Value> = ["every", "child"]
             .iter()
-            .flat_map(|j| dev.runs(j))
+            .flat_map(|j| dev.api.runs(j))
             // A STAGING task never started: it writes nothing.
             .filter(|r| matches!(r["state"].as_str(), Some("RUNNING" | "PENDING")))
             .collect();
@@ -213,6 +177,7 @@ fn crashes_of_paddock_dev_while_a_job_is_due_never_run_a_slot_twice() {
     let unique: BTreeSet<&String> = seen.iter().collect();
     assert_eq!(seen.len(), unique.len(), "a slot ran twice: {seen:?}");
     let succeeded: BTreeSet<String> = dev
+        .api
         .runs("every")
         .iter()
         .filter(|r| r["state"] == "SUCCEEDED")
@@ -224,7 +189,7 @@ fn crashes_of_paddock_dev_while_a_job_is_due_never_run_a_slot_twice() {
         "runs counted as succeeded that never ran: {:?}",
         succeeded.difference(&seen).collect::<Vec<_>>()
     );
-    assert!(dev.count("every", "successCount") >= 8);
-    assert!(dev.count("child", "successCount") >= 1);
+    assert!(dev.api.count("every", "successCount") >= 8);
+    assert!(dev.api.count("child", "successCount") >= 1);
     assert!(!lines(&child_log).is_empty());
 }
