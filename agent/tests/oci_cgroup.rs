@@ -124,11 +124,11 @@ fn container_of(c: &Cluster, task: &str) -> (String, PathBuf) {
     panic!("no live executor for {task} in {state}");
 }
 
-/// The sandbox file `name`, once the task has written it.
+/// The sandbox file `name`, once the task has written a line to it.
 fn wait_file(sandbox: &Path, name: &str) -> String {
     let p = sandbox.join(name);
     wait_for(&format!("{}", p.display()), EFFECT, || {
-        std::fs::read_to_string(&p).ok()
+        std::fs::read_to_string(&p).ok().filter(|t| t.ends_with('\n'))
     })
 }
 
@@ -175,11 +175,11 @@ const PROBE: &str = "B=/bin/busybox; cd /mnt/mesos/sandbox; \
     fi; \
     $B grep ' / ' /proc/mounts > root_mount; \
     if echo scratch > /tmp/w 2> rootfs_err; then echo writable; else echo read-only; fi > rootfs; \
-    : > ready; \
+    echo ok > ready; \
     while [ ! -e stop-cpu ]; do :; done; \
     while [ ! -e go-fork ]; do $B sleep 0.1; done; \
     ( n=0; while [ $n -lt 1000 ]; do $B sleep 8 & n=$((n+1)); echo $n > forked; done ) 2> fork_err; \
-    : > fork-done; \
+    echo ok > fork-done; \
     while [ ! -e go-end ]; do :; done; \
     echo finished > finished";
 
@@ -196,15 +196,19 @@ fn an_image_task_gets_the_cpu_memory_and_pids_limits_of_a_command_task() {
     );
     let offer = s.next_offer(Duration::from_secs(10));
     // Two tasks at once: the probe (0.5 cpus, 64 MB) and a memory hog
-    // whose shell outlives the OOM kill of its pipeline.
+    // whose shell outlives the OOM kill of its dd. dd fills its 300 MB
+    // buffer in one read(2) from /dev/zero: no code page of its own is
+    // refaulted meanwhile, so reclaim soon stops making progress and the
+    // OOM killer runs. (A `head | tail` pipeline can keep reclaim busy
+    // refaulting its text pages for a minute on cgroup v2 under UML.)
     let hog = "B=/bin/busybox; cd /mnt/mesos/sandbox; \
-        $B head -c 400m /dev/zero | $B tail; echo $? > hog_status; \
+        $B dd if=/dev/zero of=/dev/null bs=300M count=1 2> dd_err; echo $? > hog_status; \
         while [ ! -e go-end ]; do $B sleep 0.1; done";
     s.launch(
         &offer,
         vec![
             image_task("probe", &offer, &image, PROBE, 0.5, 64.0),
-            image_task("hog", &offer, &image, hog, 0.1, HOG_MB as f64),
+            image_task("hog", &offer, &image, hog, 0.5, HOG_MB as f64),
         ],
     );
     s.wait_state("probe", "TASK_RUNNING", LAUNCH);
@@ -215,8 +219,7 @@ fn an_image_task_gets_the_cpu_memory_and_pids_limits_of_a_command_task() {
         "{} is missing",
         dir("memory").display()
     );
-    let ready = wait_file(&sandbox, "ready");
-    assert_eq!(ready, "");
+    assert_eq!(wait_file(&sandbox, "ready"), "ok\n");
 
     // PID 1 of a PID namespace of its own: the task's shell, alone with
     // its children.
@@ -312,7 +315,7 @@ fn an_image_task_gets_the_cpu_memory_and_pids_limits_of_a_command_task() {
     assert!(refused > 0, "pids.events counts no refused fork");
     std::fs::write(pids.join("pids.max"), AGENT_PIDS_MAX.to_string()).unwrap();
 
-    // The memory hog: its pipeline is OOM-killed (137), its shell lives on,
+    // The memory hog: dd is OOM-killed (137), its shell lives on,
     // the kill is counted in the cgroup and the statistics, and the task
     // fails with the memory limitation once it ends.
     let (hog_cid, hog_sandbox) = container_of(&c, "hog");
