@@ -120,6 +120,17 @@ fn assert_auth_failure(status: &Value, registry: &str, how: &str) {
     assert!(!msg.contains(PASSWORD), "{msg}");
 }
 
+/// `POST /images/pull` on the agent without credentials; the status.
+fn image_pull(c: &Cluster, image: &str) -> u16 {
+    http()
+        .post(c.agent_url(0, "/images/pull"))
+        .json(&json!({ "image": image }))
+        .send()
+        .expect("POST /images/pull")
+        .status()
+        .as_u16()
+}
+
 fn assert_no_password_in(c: &Cluster) {
     let logs = c.logs();
     assert!(!logs.contains(PASSWORD), "a log shows the password");
@@ -177,6 +188,7 @@ fn a_mesos_image_task_fails_without_credentials_and_runs_with_a_task_secret() {
         image_task("anon", o, &image, None)
     });
     assert_auth_failure(&failed, &reg.addr(), "without credentials");
+    assert_eq!(image_pull(&c, &image), 403, "no credentials: refused");
 
     // A wrong password in the task's config: refused too, and said so.
     let wrong = value_secret(&docker_config(&reg, "not-the-password"));
@@ -259,6 +271,9 @@ fn the_agents_docker_config_lets_image_tasks_pull_and_flags_show_only_its_path()
         image_task("task-wins", o, &image, Some(wrong.clone()))
     });
     assert_auth_failure(&failed, &reg.addr(), "container.mesos.image.docker.config");
+
+    // `paddock image pull` without credentials uses the agent's too.
+    assert_eq!(image_pull(&c, &image), 200);
 
     let flags = get_json(&c.agent_url(0, "/flags")).expect("/flags");
     assert_eq!(flags["flags"]["docker_config"], path.as_str(), "{flags}");

@@ -298,8 +298,13 @@ async fn pull(State(agent): State<Arc<Agent>>, body: Bytes) -> Response {
         Ok(s) => s,
         Err(e) => return store_error(&e, "store"),
     };
+    // Without credentials in the request: the agent's --docker-config for
+    // the image's registry; its --insecure-registries in any case.
+    let agent_auth = crate::registry_auth::for_image(&agent.config.registries, None, &req.image);
+    let insecure = req.insecure || agent_auth.as_ref().is_ok_and(|a| a.insecure);
+    let auth = auth.or_else(|| agent_auth.ok().and_then(|a| a.credentials));
     tracing::info!(image = %req.image, "pulling on request");
-    match store.pull_with(&req.image, auth, req.insecure).await {
+    match store.pull_with(&req.image, auth, insecure).await {
         Ok(img) => {
             let in_use = images_in_use(&agent);
             Json(json!({ "image": describe(&store, &img, &in_use) })).into_response()
