@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{lines, Api};
+use common::{assert_each_slot_ran_once, lines, Api};
 use paddock_chronos::{run, ChronosConfig};
 use paddock_tests::{free_port, get_json, wait_for, Cluster};
 use serde_json::json;
@@ -204,22 +204,7 @@ fn restarts_while_a_job_is_due_never_run_a_slot_twice() {
             .all(|r| !matches!(r["state"].as_str(), Some("STAGING" | "RUNNING" | "PENDING")))
             .then_some(())
     });
-    let seen = lines(&log);
-    let unique: BTreeSet<&String> = seen.iter().collect();
-    assert_eq!(seen.len(), unique.len(), "a slot ran twice: {seen:?}");
-    let succeeded: BTreeSet<String> = chronos
-        .api
-        .runs("every")
-        .iter()
-        .filter(|r| r["state"] == "SUCCEEDED")
-        .map(|r| r["scheduledTime"].as_str().unwrap().to_string())
-        .collect();
-    let seen: BTreeSet<String> = seen.into_iter().collect();
-    assert!(
-        succeeded.is_subset(&seen),
-        "succeeded runs the task never saw: {:?}",
-        succeeded.difference(&seen).collect::<Vec<_>>()
-    );
-    assert!(succeeded.len() as i64 >= successes + 2);
+    let succeeded = assert_each_slot_ran_once(&chronos.api, "every", &log);
+    assert!(succeeded as i64 >= successes + 2);
     chronos.stop();
 }

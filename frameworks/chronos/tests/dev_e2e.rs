@@ -9,12 +9,11 @@
 
 mod common;
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{lines, Api};
+use common::{assert_each_slot_ran_once, lines, Api};
 use paddock_tests::{free_port, get_json, kill_cgroup_tree, paddock_bin, spawn, wait_for, Proc};
 use serde_json::{json, Value};
 
@@ -173,22 +172,7 @@ fn crashes_of_paddock_dev_while_a_job_is_due_never_run_a_slot_twice() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let seen = lines(&log);
-    let unique: BTreeSet<&String> = seen.iter().collect();
-    assert_eq!(seen.len(), unique.len(), "a slot ran twice: {seen:?}");
-    let succeeded: BTreeSet<String> = dev
-        .api
-        .runs("every")
-        .iter()
-        .filter(|r| r["state"] == "SUCCEEDED")
-        .map(|r| r["scheduledTime"].as_str().unwrap_or("").to_string())
-        .collect();
-    let seen: BTreeSet<String> = seen.into_iter().collect();
-    assert!(
-        succeeded.is_subset(&seen),
-        "runs counted as succeeded that never ran: {:?}",
-        succeeded.difference(&seen).collect::<Vec<_>>()
-    );
+    assert_each_slot_ran_once(&dev.api, "every", &log);
     assert!(dev.api.count("every", "successCount") >= 8);
     assert!(dev.api.count("child", "successCount") >= 1);
     assert!(!lines(&child_log).is_empty());

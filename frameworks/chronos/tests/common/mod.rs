@@ -1,10 +1,11 @@
 //! What the Chronos end-to-end tests (`cluster_runs.rs`, `dev_e2e.rs`)
 //! share: Chronos's REST API at a port (post a job, read a job's counters
-//! and runs, wait for a counter with a deadline) and the lines a job's
-//! command appended to a file.
+//! and runs, wait for a counter with a deadline), the lines a job's
+//! command appended to a file, and the check that no slot ran twice.
 
 #![allow(dead_code)]
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -81,4 +82,26 @@ pub fn lines(path: &Path) -> Vec<String> {
         .lines()
         .map(String::from)
         .collect()
+}
+
+/// Checks, from `log` (one line per run: the `$CHRONOS_JOB_RUN_TIME` the
+/// task saw), that no slot of `job` ran twice and that every run Chronos
+/// counts as succeeded really ran. Returns how many runs succeeded.
+pub fn assert_each_slot_ran_once(api: &Api, job: &str, log: &Path) -> usize {
+    let seen = lines(log);
+    let unique: BTreeSet<&String> = seen.iter().collect();
+    assert_eq!(seen.len(), unique.len(), "a slot ran twice: {seen:?}");
+    let succeeded: BTreeSet<String> = api
+        .runs(job)
+        .iter()
+        .filter(|r| r["state"] == "SUCCEEDED")
+        .map(|r| r["scheduledTime"].as_str().unwrap_or("").to_string())
+        .collect();
+    let seen: BTreeSet<String> = seen.into_iter().collect();
+    assert!(
+        succeeded.is_subset(&seen),
+        "runs counted as succeeded that never ran: {:?}",
+        succeeded.difference(&seen).collect::<Vec<_>>()
+    );
+    succeeded.len()
 }
