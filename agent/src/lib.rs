@@ -7,8 +7,10 @@
 //! API and the Mesos executor API (`http`), the built-in command
 //! executor that `paddock executor` runs (`executor`), the Docker
 //! containerizer (`docker`: engine checks, orphan reaping, stats; its
-//! executor side is `executor::docker`), and per-container disk limits
-//! (`disk`: periodic usage checks, REASON_CONTAINER_LIMITATION_DISK).
+//! executor side is `executor::docker`), per-container disk limits
+//! (`disk`: periodic usage checks, REASON_CONTAINER_LIMITATION_DISK), and
+//! CNI container networks for MESOS containers (`network`: config files,
+//! plugin calls, network namespaces, DEL for executors that died).
 
 mod checkpoint;
 mod containers;
@@ -17,6 +19,7 @@ pub mod docker;
 pub mod executor;
 mod http;
 mod link;
+pub mod network;
 pub mod registry_auth;
 pub mod resources;
 mod state;
@@ -67,6 +70,9 @@ pub struct AgentConfig {
     /// `--docker-config`, `--insecure-registries`, `--secrets-dir`: how image
     /// tasks reach registries (`registry_auth`).
     pub registries: registry_auth::RegistrySettings,
+    /// `--network-cni-config-dir` / `--network-cni-plugins-dir`: the CNI
+    /// networks of MESOS containers (`network`).
+    pub cni: network::CniDirs,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +117,7 @@ pub async fn run(
     let timers = tokio::spawn(state::run_timers(agent.clone()));
     let docker = tokio::spawn(docker::supervise(agent.clone()));
     let disk = tokio::spawn(disk::run(agent.clone()));
+    let cni = tokio::spawn(network::supervise(agent.clone()));
     let app = http::router(agent.clone());
     tracing::info!(address = %addr, "agent listening");
     // Executor event streams write small chunks; see the master's server.
@@ -145,5 +152,6 @@ pub async fn run(
     timers.abort();
     docker.abort();
     disk.abort();
+    cni.abort();
     served
 }

@@ -224,7 +224,8 @@ fn a_killed_container_task_is_killed_and_a_private_network_has_only_loopback() {
         "/bin/busybox ls /sys/class/net > /mnt/mesos/sandbox/ifaces; exec /bin/busybox sleep 600",
         32.0,
     );
-    t["container"]["network_infos"] = json!([{"name": "isolated"}]);
+    // A NetworkInfo without a name: no CNI network, a namespace of its own.
+    t["container"]["network_infos"] = json!([{}]);
     s.launch(&offer, vec![t]);
     s.wait_state("netns", "TASK_RUNNING", LAUNCH);
     let ifaces = paddock_tests::wait_for("the interface list", LAUNCH, || {

@@ -118,6 +118,13 @@ pub struct AgentFlags {
     /// pullConfig) are files: the secret's name is its path under this dir.
     #[arg(long)]
     pub secrets_dir: Option<PathBuf>,
+    /// CNI network configuration files (*.conf, *.conflist), each defining
+    /// a network by its name, for MESOS containers' `network_infos`.
+    #[arg(long)]
+    pub network_cni_config_dir: Option<PathBuf>,
+    /// Where the CNI plugin binaries are (`:`-separated directories).
+    #[arg(long)]
+    pub network_cni_plugins_dir: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -331,6 +338,10 @@ fn agent_config(
             &flags.insecure_registries,
             flags.secrets_dir.clone(),
         )?,
+        cni: paddock_agent::network::CniDirs {
+            config_dir: flags.network_cni_config_dir.clone(),
+            plugins_dir: flags.network_cni_plugins_dir.clone(),
+        },
     })
 }
 

@@ -196,6 +196,24 @@ pub struct Volume {
 pub struct NetworkInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// In a task's request: addresses asked for; in
+    /// `TaskStatus.container_status`: the addresses the container got.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ip_addresses: Vec<IpAddress>,
+    /// Host ports mapped into the container on this network (CNI's
+    /// `portmap` plugin).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub port_mappings: Vec<PortMapping>,
+}
+
+/// Mesos's `NetworkInfo.IPAddress`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct IpAddress {
+    /// "IPv4" or "IPv6".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_address: Option<String>,
 }
 
 #[cfg(test)]

@@ -378,6 +378,7 @@ pub mod reason {
     pub const CONTAINER_LIMITATION_MEMORY: &str = "REASON_CONTAINER_LIMITATION_MEMORY";
     pub const CONTAINER_LIMITATION_DISK: &str = "REASON_CONTAINER_LIMITATION_DISK";
     pub const CONTAINER_LAUNCH_FAILED: &str = "REASON_CONTAINER_LAUNCH_FAILED";
+    pub const CONTAINER_PREPARATION_FAILED: &str = "REASON_CONTAINER_PREPARATION_FAILED";
     pub const COMMAND_EXECUTOR_FAILED: &str = "REASON_COMMAND_EXECUTOR_FAILED";
     pub const EXECUTOR_TERMINATED: &str = "REASON_EXECUTOR_TERMINATED";
     pub const EXECUTOR_REREGISTRATION_TIMEOUT: &str = "REASON_EXECUTOR_REREGISTRATION_TIMEOUT";
@@ -397,6 +398,9 @@ pub struct ContainerStatus {
     pub container_id: Option<ContainerId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub executor_pid: Option<u32>,
+    /// The networks the container joined, with the addresses it got.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub network_infos: Vec<crate::container::NetworkInfo>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -425,7 +429,9 @@ pub struct TaskStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Labels>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub container_status: Option<ContainerStatus>,
+    /// Boxed: it is rarely there in full, and `TaskStatus` travels inside
+    /// many enums (the master's effects) that should stay small.
+    pub container_status: Option<Box<ContainerStatus>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unreachable_time: Option<TimeInfo>,
 }

@@ -97,6 +97,7 @@ mod tests {
             disk_watch_interval: std::time::Duration::from_secs(15),
             enforce_disk_quota: true,
             registries: Default::default(),
+            cni: Default::default(),
         }
     }
 

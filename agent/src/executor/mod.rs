@@ -100,6 +100,8 @@ struct Executor {
     terminal_sent: bool,
     disconnected_since: Option<Instant>,
     shutdown: bool,
+    /// The container's networks and addresses, once known.
+    network_infos: Vec<paddock_proto::container::NetworkInfo>,
 }
 
 impl Executor {
@@ -116,6 +118,7 @@ impl Executor {
             terminal_sent: false,
             disconnected_since: None,
             shutdown: false,
+            network_infos: Vec::new(),
         })
     }
 
@@ -211,18 +214,26 @@ impl Executor {
             executor_id: Some(self.env.executor_id.clone()),
             timestamp: Some(now_secs()),
             uuid: Some(paddock_proto::mesos::new_update_uuid()),
-            container_status: Some(ContainerStatus {
+            container_status: Some(Box::new(ContainerStatus {
                 container_id: self
                     .env
                     .container_id
                     .clone()
                     .map(paddock_proto::mesos::ContainerId::new),
                 executor_pid: Some(std::process::id()),
-            }),
+                network_infos: self.network_infos.clone(),
+            })),
             ..Default::default()
         };
         if let Some(f) = decorate {
             f(&mut status);
+            // The networks a containerizer reports on TASK_RUNNING go on
+            // every later update too, as Mesos's do.
+            if let Some(n) = status.container_status.as_ref().map(|c| &c.network_infos) {
+                if !n.is_empty() {
+                    self.network_infos = n.clone();
+                }
+            }
         }
         if state.is_terminal() {
             self.terminal_sent = true;
@@ -250,6 +261,17 @@ impl Executor {
                 )
             }
         };
+        if let Containerizer::Oci(c) = &which {
+            // An unknown CNI network is the isolator's prepare failing in
+            // Mesos: nothing is pulled or started.
+            if let Err(e) = oci::networks(&self.env, c) {
+                return self.update(
+                    TaskState::TaskFailed,
+                    Some(reason::CONTAINER_PREPARATION_FAILED),
+                    e,
+                );
+            }
+        }
         let (etx, mut erx) = mpsc::unbounded_channel();
         let forward = tx.clone();
         tokio::spawn(async move {

@@ -21,6 +21,18 @@
 //! Every failure before the start (no image, unreachable registry, bad
 //! digest, corrupt layer, bad user, …) is a `LaunchFailed` with the store's
 //! or the runtime's own message.
+//!
+//! Networks, as Mesos's: no `network_infos` is the host network. Named
+//! `network_infos` are CNI networks (`crate::network`): after the image is
+//! there, the executor creates the container's network namespace and runs
+//! the plugins' ADD, init is started inside that namespace (so the
+//! container is), TASK_RUNNING carries the addresses, and DEL runs in the
+//! cleanup, whatever ended the container. `network_infos` whose entries all
+//! lack a name keep a namespace of their own with loopback only: Mesos's
+//! CNI isolator ignores a NetworkInfo without a name, which would put such
+//! a container on the host network, but a framework that sends one asks
+//! for isolation, and silently giving it the host's interfaces is the
+//! surprise issue #5 rules out.
 
 pub mod plan;
 pub mod store;
@@ -34,6 +46,8 @@ use paddock_proto::container::ContainerInfo;
 use paddock_proto::mesos::TaskInfo;
 use tokio::sync::mpsc;
 
+use crate::network::config::NetworkConfig;
+
 use super::runner::{wait_child, ProcessControl, RunnerEvent};
 use super::ExecutorEnv;
 
@@ -46,6 +60,8 @@ pub struct Dirs {
     pub images: PathBuf,
     /// `<work_dir>/oci/<container>`: rootfs, upper, work, bundle, state.
     pub run: PathBuf,
+    /// `<work_dir>`, where the container's CNI record and namespace are.
+    pub work: PathBuf,
 }
 
 impl Dirs {
@@ -66,7 +82,8 @@ impl Dirs {
             Some(w) => w.join("oci").join(&id),
             None => images.join("..").join("oci").join(&id),
         };
-        Ok(Dirs { images, run })
+        let work = work.unwrap_or_else(|| images.join(".."));
+        Ok(Dirs { images, run, work })
     }
 }
 
@@ -191,7 +208,7 @@ fn prepare(
                 .unwrap_or_else(|| env.hostname.clone()),
             binds: binds(env, info)?,
             cgroups_path,
-            private_network: !info.network_infos.is_empty(),
+            private_network: loopback_only(info),
         };
         runtime::write_bundle(&dirs.run.join("bundle"), &cfg)
     })();
@@ -202,10 +219,53 @@ fn prepare(
     Ok(rootfs)
 }
 
+/// A namespace of the container's own with loopback only: `network_infos`
+/// without a single network name (see the module doc).
+fn loopback_only(info: &ContainerInfo) -> bool {
+    !info.network_infos.is_empty() && crate::network::requested(info).is_empty()
+}
+
+/// The CNI networks the container names, resolved in the agent's config
+/// dir. The error (an unknown name, no config dir) is a preparation
+/// failure, checked before anything is started.
+pub fn networks(env: &ExecutorEnv, info: &ContainerInfo) -> Result<Vec<NetworkConfig>, String> {
+    let names = crate::network::requested(info);
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let work = store::work_dir_of(Path::new(&env.sandbox))
+        .ok_or("cannot find the agent's work dir from the sandbox, so not its CNI networks")?;
+    let dirs = crate::network::published_dirs(&work)?;
+    crate::network::resolve(&dirs, &names)
+}
+
+/// Joins the CNI networks (blocking: ADD runs the plugins).
+fn attach(
+    env: &ExecutorEnv,
+    info: &ContainerInfo,
+    dirs: &Dirs,
+) -> Result<Option<crate::network::Attached>, String> {
+    let nets = networks(env, info)?;
+    if nets.is_empty() {
+        return Ok(None);
+    }
+    let cni = crate::network::published_dirs(&dirs.work)?;
+    crate::network::attach(&dirs.work, &container_id(env), &cni, nets, info).map(Some)
+}
+
 /// Unmounts the rootfs, removes the container's directory and whatever
 /// libcontainer left in the v1 cgroup hierarchies the agent does not
-/// manage (init cannot when it was killed with SIGKILL).
+/// manage (init cannot when it was killed with SIGKILL); runs CNI DEL for
+/// the container's networks first.
 fn cleanup(rootfs: Option<&paddock_images::Rootfs>, dirs: &Dirs) {
+    if let Some(id) = dirs.run.file_name().and_then(|n| n.to_str()) {
+        if crate::network::root(&dirs.work).join(id).exists() {
+            crate::network::netns::children_in_own_pid_namespace();
+            if let Err(e) = crate::network::detach(&dirs.work, id) {
+                tracing::warn!("CNI DEL for {id}: {e} (the agent will try again)");
+            }
+        }
+    }
     if let Some(cg) = std::fs::read_to_string("/proc/self/cgroup")
         .ok()
         .and_then(|t| own_cgroup(&t))
@@ -235,7 +295,7 @@ pub fn start(
     let (env, task, info) = (env.clone(), task.clone(), info.clone());
     tokio::spawn(async move {
         match launch(&env, &task, &info, &control).await {
-            Ok((child, ready, rootfs, dirs)) => {
+            Ok((child, ready, rootfs, dirs, networks)) => {
                 control.started(&child);
                 // TASK_RUNNING once libcontainer has started the container;
                 // its error otherwise.
@@ -247,7 +307,13 @@ pub fn start(
                             "Container is running (image {})",
                             info.image().unwrap_or_default()
                         ),
-                        decorate: None,
+                        decorate: networks.map(|n| -> super::runner::Decorate {
+                            Box::new(move |st: &mut paddock_proto::mesos::TaskStatus| {
+                                st.container_status
+                                    .get_or_insert_with(Default::default)
+                                    .network_infos = n;
+                            })
+                        }),
                     },
                     Err(e) => RunnerEvent::LaunchFailed(e),
                 };
@@ -293,7 +359,13 @@ async fn read_ready(ready: OwnedFd) -> Result<(), String> {
     }
 }
 
-type Launched = (tokio::process::Child, OwnedFd, paddock_images::Rootfs, Dirs);
+type Launched = (
+    tokio::process::Child,
+    OwnedFd,
+    paddock_images::Rootfs,
+    Dirs,
+    Option<Vec<paddock_proto::container::NetworkInfo>>,
+);
 
 async fn launch(
     env: &ExecutorEnv,
@@ -327,10 +399,35 @@ async fn launch(
     if control.killed() {
         return Err("killed before it started".into());
     }
+    let (e, i, d) = (env.clone(), info.clone(), dirs.clone());
+    let attached = tokio::task::spawn_blocking(move || attach(&e, &i, &d))
+        .await
+        .map_err(|e| format!("join the container networks: {e}"))
+        .and_then(|r| r);
+    let attached = match attached {
+        Ok(a) => a,
+        Err(e) => {
+            cleanup(None, &dirs);
+            return Err(e);
+        }
+    };
+    runtime::trace::stage("executor: networks attached");
+    let netns = match attached
+        .as_ref()
+        .map(|a| crate::network::netns::open(&a.netns))
+    {
+        Some(Err(e)) => {
+            cleanup(None, &dirs);
+            return Err(e);
+        }
+        Some(Ok(f)) => Some(f),
+        None => None,
+    };
     let (e, t, i, d) = (env.clone(), task.clone(), info.clone(), dirs.clone());
     let rootfs = tokio::task::spawn_blocking(move || prepare(&e, &t, &i, &store, &image, &d))
         .await
-        .map_err(|e| format!("prepare the container: {e}"))?;
+        .map_err(|e| format!("prepare the container: {e}"))
+        .and_then(|r| r);
     runtime::trace::stage("executor: bundle written");
     let rootfs = match rootfs {
         Ok(r) => r,
@@ -352,15 +449,22 @@ async fn launch(
         bundle: dirs.run.join("bundle"),
         id: container_id(env),
         state_root: dirs.run.join("state"),
-        private_network: !info.network_infos.is_empty(),
+        private_network: loopback_only(info),
         ready_fd: Some(READY_FD),
     };
     super::runner::enter_pid_namespace();
-    let spawned = spawn_init(&launch, task, &ready_tx);
+    let spawned = spawn_init(&launch, task, &ready_tx, netns.as_ref());
     drop(ready_tx);
+    drop(netns);
     runtime::trace::stage("executor: init spawned");
     match spawned {
-        Ok(child) => Ok((child, ready_rx, rootfs, dirs)),
+        Ok(child) => Ok((
+            child,
+            ready_rx,
+            rootfs,
+            dirs,
+            attached.map(|a| a.network_infos),
+        )),
         Err(e) => {
             cleanup(Some(&rootfs), &dirs);
             Err(e)
@@ -372,11 +476,13 @@ async fn launch(
 const READY_FD: i32 = 3;
 
 /// `paddock init -- ARGV` in container mode. The argv is only for `ps` on
-/// the host: the container runs what its spec says.
+/// the host: the container runs what its spec says. With `netns`, init
+/// (and so the container) starts in that network namespace.
 fn spawn_init(
     launch: &Launch,
     task: &TaskInfo,
     ready: &OwnedFd,
+    netns: Option<&std::fs::File>,
 ) -> Result<tokio::process::Child, String> {
     let me = std::env::current_exe().map_err(|e| format!("cannot find the paddock binary: {e}"))?;
     let mut cmd = tokio::process::Command::new(me);
@@ -397,10 +503,16 @@ fn spawn_init(
     }
     cmd.stdin(std::process::Stdio::null());
     let fd = ready.as_raw_fd();
-    // SAFETY: dup2 and sigprocmask are async-signal-safe; the new fd 3 is
-    // not close-on-exec, and the pipe's own fds are.
+    let netns_fd = netns.map(|f| f.as_raw_fd());
+    // SAFETY: setns, dup2 and sigprocmask are async-signal-safe; the new
+    // fd 3 is not close-on-exec, and the pipe's own fds are.
     unsafe {
         cmd.pre_exec(move || {
+            if let Some(ns) = netns_fd {
+                if libc::setns(ns, libc::CLONE_NEWNET) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
             if libc::dup2(fd, READY_FD) < 0 {
                 return Err(std::io::Error::last_os_error());
             }

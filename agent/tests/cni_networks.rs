@@ -1,0 +1,358 @@
+//! CNI networks for MESOS containers, end to end with Debian's
+//! containernetworking-plugins (/usr/lib/cni: bridge, host-local, tuning).
+//!
+//! Everything runs inside a network namespace the test creates
+//! (`paddock-h2-<pid>`): the test thread enters it before it starts the
+//! registry, master and agent, so they and the bridge the plugin creates
+//! live there, never in the host's namespace. The namespace is deleted at
+//! the end, pass or fail.
+//!
+//! Needs root, cgroups, iproute2, the apt packages docker-registry, skopeo,
+//! busybox-static and containernetworking-plugins.
+
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use paddock_images::testing::LocalRegistry;
+use paddock_tests::scheduler::{command_task, Scheduler};
+use paddock_tests::{get_json, wait_for, Cluster};
+use serde_json::{json, Value};
+
+const RES: &str = "cpus:2;mem:1024;disk:2000;ports:[31000-31009]";
+const LAUNCH: Duration = Duration::from_secs(90);
+const PLUGINS: &str = "/usr/lib/cni";
+const SUBNET_PREFIX: &str = "10.88.42.";
+
+/// A network namespace of the test's own; the creating thread is moved
+/// into it, and back out (and the namespace deleted) on drop.
+struct TestNetns {
+    name: String,
+    original: std::fs::File,
+}
+
+impl TestNetns {
+    fn enter(tag: &str) -> TestNetns {
+        let name = format!("paddock-h2-{tag}-{}", std::process::id());
+        let _ = Command::new("ip").args(["netns", "del", &name]).output();
+        let ok = Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "ip netns add {name}");
+        let lo = Command::new("ip")
+            .args(["netns", "exec", &name, "ip", "link", "set", "lo", "up"])
+            .status()
+            .is_ok_and(|s| s.success());
+        let original = std::fs::File::open("/proc/thread-self/ns/net").expect("own netns");
+        let guard = TestNetns { name, original };
+        assert!(lo, "loopback up in {}", guard.name);
+        let ns = std::fs::File::open(format!("/run/netns/{}", guard.name)).expect("open netns");
+        nix::sched::setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+        guard
+    }
+
+    /// `ip ARGS` inside the namespace.
+    fn ip(&self, args: &[&str]) -> String {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.name, "ip"])
+            .args(args)
+            .output()
+            .expect("ip");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for TestNetns {
+    fn drop(&mut self) {
+        let _ = nix::sched::setns(self.original.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET);
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+/// The CNI config dir: `h2net` (bridge + host-local, chained with
+/// tuning in a conflist), IPAM leases under `ipam`.
+fn cni_config(dir: &Path, bridge: &str) -> PathBuf {
+    let conf = dir.join("cni");
+    std::fs::create_dir_all(&conf).expect("cni dir");
+    let list = json!({
+        "cniVersion": "0.4.0",
+        "name": "h2net",
+        "plugins": [
+            {"type": "bridge", "bridge": bridge, "isGateway": true, "ipMasq": false,
+             "ipam": {"type": "host-local", "subnet": format!("{SUBNET_PREFIX}0/24"),
+                      "dataDir": dir.join("ipam").display().to_string()}},
+            {"type": "tuning"}
+        ]
+    });
+    std::fs::write(conf.join("10-h2net.conflist"), list.to_string()).expect("write conflist");
+    std::fs::write(conf.join("README"), "not a network").expect("write readme");
+    conf
+}
+
+fn image_task(id: &str, offer: &Value, image: &str, cmd: &str) -> Value {
+    let mut t = command_task(id, offer, cmd, 0.5, 32.0);
+    t["container"] = json!({
+        "type": "MESOS",
+        "mesos": {"image": {"type": "DOCKER", "docker": {"name": image}}}
+    });
+    t
+}
+
+/// A file of `task`'s sandbox, once it is there and not empty.
+fn sandbox_file(c: &Cluster, task: &str, file: &str) -> String {
+    wait_for(&format!("{file} of {task}"), LAUNCH, || {
+        let state = get_json(&c.agent_url(0, "/state"))?;
+        let dir = state["frameworks"]
+            .as_array()?
+            .iter()
+            .flat_map(|fw| fw["executors"].as_array().into_iter().flatten())
+            .find(|ex| ex["id"] == task)?["directory"]
+            .as_str()?
+            .to_string();
+        let url = c.agent_url(
+            0,
+            &format!("/files/read?path={dir}/{file}&offset=0&length=100000"),
+        );
+        let text = get_json(&url)?["data"].as_str()?.to_string();
+        (!text.is_empty()).then_some(text)
+    })
+}
+
+/// The IPs of `network` in a status's container_status.
+fn status_ips(status: &Value, network: &str) -> Vec<String> {
+    status["container_status"]["network_infos"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|n| n["name"] == network)
+        .flat_map(|n| n["ip_addresses"].as_array().cloned().unwrap_or_default())
+        .filter_map(|a| a["ip_address"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// Container records left under `<work_dir>/networks` (cni.json is the
+/// agent's published config, not a container).
+fn records(work_dir: &Path) -> Vec<String> {
+    std::fs::read_dir(work_dir.join("networks"))
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.path().is_dir())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn veths(ns: &TestNetns) -> Vec<String> {
+    ns.ip(&["-o", "link", "show", "type", "veth"])
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// A cluster in its own network namespace with `h2net` configured. Fields
+/// drop in order: the framework, the cluster, the registry, then the
+/// namespace.
+struct Setup {
+    s: Scheduler,
+    c: Cluster,
+    _reg: LocalRegistry,
+    image: String,
+    tmp: tempfile::TempDir,
+    conf_flag: String,
+    work: PathBuf,
+    ns: TestNetns,
+}
+
+fn setup(tag: &str, bridge: &str) -> Setup {
+    let ns = TestNetns::enter(tag);
+    let reg = LocalRegistry::start().unwrap_or_else(|e| panic!("local registry: {e}"));
+    let image = reg
+        .push_busybox()
+        .unwrap_or_else(|e| panic!("push busybox: {e}"));
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let conf_flag = cni_config(tmp.path(), bridge).display().to_string();
+    let mut c = Cluster::master(&[]);
+    c.add_agent(
+        RES,
+        &[
+            "--network-cni-config-dir",
+            &conf_flag,
+            "--network-cni-plugins-dir",
+            PLUGINS,
+        ],
+    );
+    let work = c.agents[0].work_dir.clone();
+    let s = Scheduler::subscribe(
+        &format!("127.0.0.1:{}", c.master_port),
+        json!({"user": "root", "name": format!("cni-{tag}"), "failover_timeout": 0}),
+    );
+    Setup {
+        s,
+        c,
+        _reg: reg,
+        image,
+        tmp,
+        conf_flag,
+        work,
+        ns,
+    }
+}
+
+#[test]
+fn a_container_on_a_bridge_network_gets_an_address_and_gives_it_back() {
+    let Setup {
+        mut s,
+        c,
+        _reg,
+        image,
+        tmp,
+        conf_flag,
+        work,
+        ns,
+    } = setup("bridge", "ph2br0");
+    let flags = get_json(&c.agent_url(0, "/flags")).expect("agent /flags");
+    assert_eq!(flags["flags"]["network_cni_config_dir"], conf_flag.as_str());
+    assert_eq!(flags["flags"]["network_cni_plugins_dir"], PLUGINS);
+
+    // On the network: an address from the subnet, on eth0 inside, in the
+    // status.
+    let offer = s.next_offer(Duration::from_secs(10));
+    let mut t = image_task(
+        "web",
+        &offer,
+        &image,
+        "B=/bin/busybox; $B ip -4 addr show > /mnt/mesos/sandbox/addr; \
+         $B ls /sys/class/net > /mnt/mesos/sandbox/ifaces; exec $B sleep 600",
+    );
+    t["container"]["network_infos"] = json!([{"name": "h2net"}]);
+    s.launch(&offer, vec![t]);
+    let running = s.wait_state("web", "TASK_RUNNING", LAUNCH);
+    let ips = status_ips(&running, "h2net");
+    assert_eq!(ips.len(), 1, "one address on h2net: {running}");
+    let ip = ips[0].clone();
+    assert!(ip.starts_with(SUBNET_PREFIX), "{ip} from the subnet");
+    assert_eq!(
+        running["container_status"]["network_infos"][0]["ip_addresses"][0]["protocol"],
+        "IPv4"
+    );
+    let addr = sandbox_file(&c, "web", "addr");
+    let eth0 = addr
+        .split("\n")
+        .skip_while(|l| !l.contains(": eth0"))
+        .take(3)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        eth0.contains(&format!("inet {ip}/24")),
+        "eth0 has {ip}: {addr}"
+    );
+    let ifaces = sandbox_file(&c, "web", "ifaces");
+    assert_eq!(ifaces, "eth0\nlo\n", "only eth0 and loopback inside");
+    // The host side: the bridge and one veth in it, the lease on disk.
+    assert_eq!(veths(&ns).len(), 1, "{:?}", veths(&ns));
+    assert!(ns.ip(&["-o", "link", "show", "ph2br0"]).contains("ph2br0"));
+    let lease = tmp.path().join("ipam").join("h2net").join(&ip);
+    assert!(lease.exists(), "host-local lease {}", lease.display());
+    assert_eq!(records(&work).len(), 1);
+
+    // Killed by the framework: DEL runs, the veth, the netns and the lease go.
+    let (code, body) = s.call_full(&mut json!({
+        "type": "KILL",
+        "kill": {"task_id": {"value": "web"}, "agent_id": offer["agent_id"]}
+    }));
+    assert_eq!(code, 202, "{body}");
+    let killed = s.wait_state("web", "TASK_KILLED", LAUNCH);
+    assert_eq!(killed["state"], "TASK_KILLED");
+    wait_for("the CNI DEL after the kill", LAUNCH, || {
+        (records(&work).is_empty() && veths(&ns).is_empty() && !lease.exists()).then_some(())
+    });
+
+    // A task that ends by itself gives its address back too.
+    let offer = s.next_offer(Duration::from_secs(10));
+    let mut t = image_task("once", &offer, &image, "/bin/busybox ip -4 addr show eth0");
+    t["container"]["network_infos"] = json!([{"name": "h2net"}]);
+    s.launch(&offer, vec![t]);
+    let running = s.wait_state("once", "TASK_RUNNING", LAUNCH);
+    let once_ip = status_ips(&running, "h2net");
+    assert_eq!(once_ip.len(), 1, "{running}");
+    let done = s.wait_state("once", "TASK_FINISHED", LAUNCH);
+    assert_eq!(done["state"], "TASK_FINISHED", "{done}");
+    assert_eq!(
+        status_ips(&done, "h2net"),
+        once_ip,
+        "later updates keep the address"
+    );
+    wait_for("the CNI DEL after the exit", LAUNCH, || {
+        let lease = tmp.path().join("ipam").join("h2net").join(&once_ip[0]);
+        (records(&work).is_empty() && veths(&ns).is_empty() && !lease.exists()).then_some(())
+    });
+
+    // An unknown network fails the task before anything starts, naming the
+    // network and the config dir.
+    let offer = s.next_offer(Duration::from_secs(10));
+    let mut t = image_task("lost", &offer, &image, "true");
+    t["container"]["network_infos"] = json!([{"name": "no-such-net"}]);
+    s.launch(&offer, vec![t]);
+    let failed = s.wait_state("lost", "TASK_FAILED", LAUNCH);
+    assert_eq!(
+        failed["reason"], "REASON_CONTAINER_PREPARATION_FAILED",
+        "{failed}"
+    );
+    let msg = failed["message"].as_str().unwrap_or_default();
+    assert!(
+        msg.contains("no-such-net") && msg.contains(&conf_flag),
+        "{msg}"
+    );
+    assert!(records(&work).is_empty());
+    // Drop in order: the namespace goes last.
+    drop(s);
+    drop(c);
+    drop(_reg);
+    drop(ns);
+}
+
+#[test]
+fn the_agent_releases_the_network_of_an_executor_that_was_killed() {
+    let Setup {
+        mut s,
+        c,
+        _reg,
+        image,
+        tmp,
+        work,
+        ns,
+        ..
+    } = setup("sweep", "ph2br1");
+    let offer = s.next_offer(Duration::from_secs(10));
+    let mut t = image_task("victim", &offer, &image, "exec /bin/busybox sleep 600");
+    t["container"]["network_infos"] = json!([{"name": "h2net"}]);
+    s.launch(&offer, vec![t]);
+    let running = s.wait_state("victim", "TASK_RUNNING", LAUNCH);
+    let ip = status_ips(&running, "h2net");
+    assert_eq!(ip.len(), 1, "{running}");
+    let lease = tmp.path().join("ipam").join("h2net").join(&ip[0]);
+    assert!(lease.exists());
+    let pid = running["container_status"]["executor_pid"]
+        .as_i64()
+        .expect("executor pid");
+    // The executor dies without its cleanup; the agent notices and DELs.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill the executor");
+    let ended = s.wait_state("victim", "TASK_FAILED", LAUNCH);
+    assert_eq!(ended["state"], "TASK_FAILED");
+    wait_for("the agent's CNI DEL", LAUNCH, || {
+        (records(&work).is_empty() && !lease.exists() && veths(&ns).is_empty()).then_some(())
+    });
+    drop(s);
+    drop(c);
+    drop(_reg);
+    drop(ns);
+}
