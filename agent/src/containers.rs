@@ -6,8 +6,7 @@
 //! `killpg(0)` on shutdown) and are watched through a pidfd, so the same
 //! code waits for executors this agent started and for ones it recovered.
 
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
+use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -265,22 +264,71 @@ fn launch(
     };
     let (stdout, stderr) = (open("stdout")?, open("stderr")?);
     let cmd_info = record.executor.command.clone().unwrap_or_default();
-    let mut cmd = if record.command_executor {
-        let mut c = Command::new(&agent.config.executor_binary);
-        c.arg("executor");
-        c
+    let env = executor_env(agent, inner, record, &cmd_info);
+    let search = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_str());
+    let spawned = executor_spawn(agent, record, &cmd_info, search.map(std::ffi::OsStr::new))
+        .and_then(|mut spec| {
+            for (k, v) in &env {
+                spec.env(k, v)?;
+            }
+            spec.current_dir(&record.sandbox)?;
+            spec.new_session();
+            let null = std::fs::File::open("/dev/null")?;
+            let stdio = paddock_isolation::spawn::Stdio {
+                stdin: null.as_fd(),
+                stdout: stdout.as_fd(),
+                stderr: stderr.as_fd(),
+            };
+            paddock_isolation::oci::trace::stage("agent: spawn");
+            paddock_isolation::spawn::spawn(&spec, stdio, Some(&joiner))
+        });
+    match spawned {
+        Ok(pid) => {
+            paddock_isolation::oci::trace::stage("agent: spawned");
+            // The pidfd watcher reaps it.
+            Ok((pid, process_start(pid)))
+        }
+        Err(e) => {
+            let _ = cgroup.destroy();
+            Err(format!("cannot start the executor: {e}"))
+        }
+    }
+}
+
+/// The program and argv of an executor: ours, or a custom one's command
+/// (`sh -c VALUE`, or VALUE with its arguments when `shell` is false).
+fn executor_spawn(
+    agent: &Agent,
+    record: &ContainerRecord,
+    cmd_info: &CommandInfo,
+    search: Option<&std::ffi::OsStr>,
+) -> std::io::Result<paddock_isolation::spawn::Spawn> {
+    use paddock_isolation::spawn::Spawn;
+    let value = cmd_info.value.clone().unwrap_or_default();
+    if record.command_executor {
+        let bin = agent.config.executor_binary.as_os_str();
+        Spawn::new(bin, &[bin, std::ffi::OsStr::new("executor")], None)
     } else if cmd_info.shell.unwrap_or(true) {
-        let mut c = Command::new("sh");
-        c.arg("-c").arg(cmd_info.value.clone().unwrap_or_default());
-        c
+        Spawn::new("/bin/sh", &["sh", "-c", value.as_str()], None)
     } else {
-        let program = cmd_info.value.clone().unwrap_or_default();
-        let mut c = Command::new(&program);
-        c.args(cmd_info.arguments.iter().skip(1));
-        c
-    };
-    cmd.env_clear();
-    for key in [
+        let mut argv = vec![value.clone()];
+        argv.extend(cmd_info.arguments.iter().skip(1).cloned());
+        Spawn::new(&value, &argv, search)
+    }
+}
+
+/// The environment an executor starts with: the agent's own few variables
+/// and Mesos's, and a custom executor's command environment.
+fn executor_env(
+    agent: &Agent,
+    inner: &Inner,
+    record: &ContainerRecord,
+    cmd_info: &CommandInfo,
+) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = [
         "PATH",
         "LANG",
         "LC_ALL",
@@ -289,63 +337,45 @@ fn launch(
         "HOME",
         "DOCKER_HOST",
         paddock_isolation::oci::trace::ENV,
-    ] {
-        if let Some(v) = std::env::var_os(key) {
-            cmd.env(key, v);
-        }
-    }
+    ]
+    .iter()
+    .filter_map(|k| Some((k.to_string(), std::env::var(k).ok()?)))
+    .collect();
     if std::env::var_os("PATH").is_none() {
-        cmd.env(
-            "PATH",
-            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        );
+        env.push((
+            "PATH".into(),
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+        ));
     }
     let fw = record.framework.id.clone().unwrap_or_default();
     let dir = record.sandbox.display().to_string();
     let agent_id = inner.agent_id.clone().unwrap_or_default();
-    cmd.env("MESOS_FRAMEWORK_ID", &fw.value)
-        .env("MESOS_EXECUTOR_ID", &record.executor.executor_id.value)
-        .env("MESOS_DIRECTORY", &dir)
-        .env("MESOS_SANDBOX", &dir)
-        .env("MESOS_AGENT_ENDPOINT", agent.endpoint())
-        .env("MESOS_SLAVE_ID", &agent_id.value)
-        .env("MESOS_SLAVE_PID", agent.pid())
-        .env("MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD", "5secs")
-        .env("PADDOCK_AGENT_HOSTNAME", &agent.config.hostname);
+    let mut set = |k: &str, v: String| {
+        env.retain(|(key, _)| key != k);
+        env.push((k.to_string(), v));
+    };
+    set("MESOS_FRAMEWORK_ID", fw.value);
+    set(
+        "MESOS_EXECUTOR_ID",
+        record.executor.executor_id.value.clone(),
+    );
+    set("MESOS_DIRECTORY", dir.clone());
+    set("MESOS_SANDBOX", dir);
+    set("MESOS_AGENT_ENDPOINT", agent.endpoint());
+    set("MESOS_SLAVE_ID", agent_id.value);
+    set("MESOS_SLAVE_PID", agent.pid());
+    set("MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD", "5secs".into());
+    set("PADDOCK_AGENT_HOSTNAME", agent.config.hostname.clone());
     if record.command_executor {
-        cmd.env("MESOS_HTTP_COMMAND_EXECUTOR", "1")
-            .env("PADDOCK_CONTAINER_ID", &record.container_id)
-            .env("PADDOCK_CGROUP_ROOT", &agent.config.cgroup_root);
-    } else if let Some(env) = &cmd_info.environment {
-        for v in &env.variables {
-            cmd.env(&v.name, v.value.clone().unwrap_or_default());
+        set("MESOS_HTTP_COMMAND_EXECUTOR", "1".into());
+        set("PADDOCK_CONTAINER_ID", record.container_id.clone());
+        set("PADDOCK_CGROUP_ROOT", agent.config.cgroup_root.clone());
+    } else if let Some(vars) = &cmd_info.environment {
+        for v in &vars.variables {
+            set(&v.name, v.value.clone().unwrap_or_default());
         }
     }
-    cmd.current_dir(&record.sandbox)
-        .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(stderr);
-    // SAFETY: setsid and the joiner's raw writes are async-signal-safe.
-    unsafe {
-        cmd.pre_exec(move || {
-            nix::unistd::setsid().map_err(std::io::Error::from)?;
-            joiner.join_self()
-        });
-    }
-    paddock_isolation::oci::trace::stage("agent: spawn");
-    match cmd.spawn() {
-        Ok(child) => {
-            paddock_isolation::oci::trace::stage("agent: spawned");
-            let pid = child.id();
-            // The pidfd watcher reaps it; dropping the handle does not wait.
-            drop(child);
-            Ok((pid, process_start(pid)))
-        }
-        Err(e) => {
-            let _ = cgroup.destroy();
-            Err(format!("cannot start the executor: {e}"))
-        }
-    }
+    env
 }
 
 /// /proc/PID/stat field 22: the start time, to tell a pid from its reuse.

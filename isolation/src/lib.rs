@@ -5,13 +5,16 @@
 //! detection, teardown), the PID and mount namespaces (`ns`), `init`, the
 //! tiny PID 1 that runs inside every task's PID namespace, and `oci`, the
 //! OCI runtime spec of image containers (capabilities, seccomp, mounts,
-//! user) and their launch through libcontainer from init. It has no async
-//! code, so the executor can use it before its runtime starts.
+//! user) and their launch through libcontainer from init, and `spawn`, which
+//! starts a process in its cgroups without copying the caller's memory
+//! (`CLONE_VM | CLONE_VFORK`). It has no async code, so the executor can use
+//! it before its runtime starts.
 
 pub mod cgroups;
 pub mod init;
 pub mod ns;
 pub mod oci;
+pub mod spawn;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
