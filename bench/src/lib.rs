@@ -1,7 +1,8 @@
 //! Shared helpers for Paddock's benchmark programs (see `src/bin/`): their
 //! command line ([`args`]), a `paddock dev` per run and the cleanup of its
-//! cgroups ([`dev`]), image tasks and the warm-up pull ([`image_tasks`]),
-//! simulated agents and a standalone master + Marathon ([`marathon_sim`]),
+//! cgroups ([`dev`]), a standalone master ([`master`]), image tasks and
+//! the warm-up pull ([`image_tasks`]), simulated agents and a master +
+//! Marathon for them ([`marathon_sim`]),
 //! latency summaries and process memory readings. Figures go in
 //! BENCHMARKS.md with the exact command that produced them.
 
@@ -9,11 +10,13 @@ pub mod args;
 pub mod dev;
 pub mod image_tasks;
 pub mod marathon_sim;
+pub mod master;
 
 use std::time::Duration;
 
 pub use args::{arg, arg_str};
 pub use dev::{clean_cgroup_root, Dev};
+pub use master::start_master;
 
 /// p50/p90/p99/max of a set of durations, in milliseconds.
 pub fn summary(samples: &mut [Duration]) -> String {

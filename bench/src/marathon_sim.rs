@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::master::start_master;
 use paddock_tests::{free_port, get_json, http, spawn, Proc};
 use serde_json::Value;
 
@@ -327,28 +328,9 @@ pub fn strings(args: &[&str]) -> Vec<String> {
 /// agents made by `make`.
 pub fn start_sim(agents: usize, make: impl Fn(usize) -> SimAgent) -> Cluster {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (mp, marathon) = (free_port(), free_port());
-    let master_dir = dir.path().join("master");
+    let marathon = free_port();
     let marathon_dir = dir.path().join("marathon");
-    let args = strings(&[
-        "master",
-        "--bind",
-        "127.0.0.1",
-        "--port",
-        &mp.to_string(),
-        "--data-dir",
-        &master_dir.display().to_string(),
-        "--marathon-port",
-        "0",
-        "--chronos-port",
-        "0",
-    ]);
-    let master_proc = spawn("master", &args, &dir.path().join("master.log"));
-    let master = format!("127.0.0.1:{mp}");
-    poll(Duration::from_secs(30), || {
-        http().get(format!("http://{master}/health")).send().ok()
-    })
-    .expect("the master answers /health");
+    let (master_proc, master) = start_master(dir.path(), &dir.path().join("master"), &[]);
     let stats: Arc<SimStats> = Arc::default();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(start_agents(&master, agents, make, stats.clone()))

@@ -14,7 +14,7 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use paddock_bench::arg;
+use paddock_bench::{arg, start_master};
 use paddock_tests::{free_port, get_json, http, spawn, wait_for};
 use serde_json::{json, Value};
 
@@ -93,32 +93,8 @@ fn main() {
     let jobs = arg("--jobs", 10_000);
     println!("loadavg at start: {}", loadavg());
     let dir = tempfile::tempdir().expect("tempdir");
-    let (mp, cp) = (free_port(), free_port());
-    let master_args: Vec<String> = [
-        "master",
-        "--bind",
-        "127.0.0.1",
-        "--port",
-        &mp.to_string(),
-        "--data-dir",
-        &dir.path().join("master").display().to_string(),
-        "--marathon-port",
-        "0",
-        "--chronos-port",
-        "0",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let mut master = spawn("master", &master_args, &dir.path().join("master.log"));
-    let master_addr = format!("127.0.0.1:{mp}");
-    wait_for("master", Duration::from_secs(30), || {
-        http()
-            .get(format!("http://{master_addr}/health"))
-            .send()
-            .ok()
-            .filter(|r| r.status().is_success())
-    });
+    let cp = free_port();
+    let (mut master, master_addr) = start_master(dir.path(), &dir.path().join("master"), &[]);
     let chronos_args: Vec<String> = [
         "chronos",
         "--master",

@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use paddock_bench::marathon_sim::{run_agent, SimAgent, SimStats};
-use paddock_bench::{arg, rss_bytes};
+use paddock_bench::{arg, rss_bytes, start_master};
 use paddock_tests::scheduler::{command_task, Scheduler};
-use paddock_tests::{free_port, get_json, http, spawn, wait_for};
+use paddock_tests::{get_json, http, wait_for};
 use serde_json::json;
 
 /// What each simulated agent offers (it answers RunTask with TASK_RUNNING).
@@ -46,34 +46,11 @@ fn main() {
     let tasks = arg("--tasks", 100_000);
     let per_conn = 100;
     let dir = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
-    let args: Vec<String> = [
-        "master",
-        "--bind",
-        "127.0.0.1",
-        "--port",
-        &port.to_string(),
-        "--data-dir",
-        &dir.path().display().to_string(),
-        "--agent-timeout",
-        "60s",
-        "--offer-timeout",
-        "0s",
-        "--marathon-port",
-        "0",
-        "--chronos-port",
-        "0",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let mut master_proc = spawn("master", &args, &dir.path().join("master.log"));
-    let master = format!("127.0.0.1:{port}");
-    wait_for("master", Duration::from_secs(30), || {
-        get_json(&format!("http://{master}/health"))
-            .or(Some(json!(null)))
-            .filter(|_| http().get(format!("http://{master}/health")).send().is_ok())
-    });
+    let (mut master_proc, master) = start_master(
+        dir.path(),
+        dir.path(),
+        &["--agent-timeout", "60s", "--offer-timeout", "0s"],
+    );
     let base_rss = rss_bytes(master_proc.pid()).unwrap_or(0);
     let (base_state, _) = time_state(&master);
 
