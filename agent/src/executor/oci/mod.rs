@@ -392,7 +392,7 @@ async fn launch(
         .and_then(|m| m.image.as_ref())
         .and_then(|i| i.docker.as_ref())
         .and_then(|d| d.config.as_ref());
-    let auth = crate::registry_auth::for_sandbox(&env.sandbox, task_config, &reference)?;
+    let auth = || crate::registry_auth::for_sandbox(&env.sandbox, task_config, &reference);
     let (store, image) =
         store::provision_with(&dirs.images, &reference, cached, Some(&auth)).await?;
     runtime::trace::stage("executor: image found");
