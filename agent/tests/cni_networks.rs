@@ -169,6 +169,10 @@ struct Setup {
 }
 
 fn setup(tag: &str, bridge: &str) -> Setup {
+    setup_with(tag, bridge, &[])
+}
+
+fn setup_with(tag: &str, bridge: &str, master_args: &[&str]) -> Setup {
     let ns = TestNetns::enter(tag);
     let reg = LocalRegistry::start().unwrap_or_else(|e| panic!("local registry: {e}"));
     let image = reg
@@ -176,7 +180,7 @@ fn setup(tag: &str, bridge: &str) -> Setup {
         .unwrap_or_else(|e| panic!("push busybox: {e}"));
     let tmp = tempfile::tempdir().expect("tempdir");
     let conf_flag = cni_config(tmp.path(), bridge).display().to_string();
-    let mut c = Cluster::master(&[]);
+    let mut c = Cluster::master(master_args);
     c.add_agent(
         RES,
         &[
@@ -352,6 +356,78 @@ fn the_agent_releases_the_network_of_an_executor_that_was_killed() {
         (records(&work).is_empty() && !lease.exists() && veths(&ns).is_empty()).then_some(())
     });
     drop(s);
+    drop(c);
+    drop(_reg);
+    drop(ns);
+}
+
+/// The app's tasks at `path` (`/v2/apps/ID/tasks` or `/v2/tasks`).
+fn marathon_tasks(port: u16, path: &str) -> Vec<Value> {
+    get_json(&format!("http://127.0.0.1:{port}{path}"))
+        .and_then(|v| v["tasks"].as_array().cloned())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_marathon_app_on_a_container_network_shows_its_task_addresses() {
+    // Nothing listens in a fresh namespace: any free port is free there.
+    let marathon_port = paddock_tests::free_port();
+    let port_flag = marathon_port.to_string();
+    let Setup {
+        s,
+        c,
+        _reg,
+        image,
+        tmp,
+        work,
+        ns,
+        ..
+    } = setup_with("marathon", "ph2br2", &["--marathon-port", &port_flag]);
+    drop(s);
+    let app = json!({
+        "id": "/cni-web", "cmd": "exec /bin/busybox sleep 600",
+        "cpus": 0.2, "mem": 32, "instances": 1,
+        "container": {"type": "MESOS", "docker": {"image": image}},
+        "networks": [{"mode": "container", "name": "h2net"}]
+    });
+    let url = |p: &str| format!("http://127.0.0.1:{marathon_port}{p}");
+    wait_for("Marathon to answer", LAUNCH, || get_json(&url("/v2/info")));
+    let resp = paddock_tests::http()
+        .post(url("/v2/apps"))
+        .json(&app)
+        .send()
+        .expect("POST /v2/apps");
+    let code = resp.status().as_u16();
+    assert_eq!(code, 201, "{}", resp.text().unwrap_or_default());
+    let task = wait_for("the app's task with its address", LAUNCH, || {
+        marathon_tasks(marathon_port, "/v2/apps/cni-web/tasks")
+            .into_iter()
+            .find(|t| {
+                t["state"] == "TASK_RUNNING"
+                    && t["ipAddresses"].as_array().is_some_and(|a| !a.is_empty())
+            })
+    });
+    let ips = task["ipAddresses"].as_array().cloned().unwrap_or_default();
+    assert_eq!(ips.len(), 1, "{task}");
+    let ip = ips[0]["ipAddress"].as_str().unwrap_or_default().to_string();
+    assert!(ip.starts_with(SUBNET_PREFIX), "{task}");
+    assert_eq!(ips[0]["protocol"], "IPv4");
+    let all = marathon_tasks(marathon_port, "/v2/tasks");
+    assert!(
+        all.iter()
+            .any(|t| t["ipAddresses"][0]["ipAddress"] == ip.as_str()),
+        "/v2/tasks: {all:?}"
+    );
+    assert!(tmp.path().join("ipam").join("h2net").join(&ip).exists());
+    let del = paddock_tests::http()
+        .delete(url("/v2/apps/cni-web"))
+        .send()
+        .expect("DELETE the app");
+    assert!(del.status().is_success(), "DELETE: {}", del.status());
+    wait_for("the CNI DEL after the app is deleted", LAUNCH, || {
+        let lease = tmp.path().join("ipam").join("h2net").join(&ip);
+        (records(&work).is_empty() && veths(&ns).is_empty() && !lease.exists()).then_some(())
+    });
     drop(c);
     drop(_reg);
     drop(ns);

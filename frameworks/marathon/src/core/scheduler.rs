@@ -292,6 +292,25 @@ fn is_staging(i: &Instance) -> bool {
     matches!(i.state, TaskState::TaskStaging | TaskState::TaskStarting) && i.killing_since.is_none()
 }
 
+/// The container's addresses in a status, as Mesos reports them
+/// (`container_status.network_infos[].ip_addresses[].ip_address`), for the
+/// task's `ipAddresses`.
+fn status_ips(status: &TaskStatus) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let infos = status
+        .container_status
+        .iter()
+        .flat_map(|c| &c.network_infos);
+    for ip in infos.flat_map(|n| &n.ip_addresses) {
+        if let Some(a) = ip.ip_address.as_ref().filter(|a| !a.is_empty()) {
+            if !out.contains(a) {
+                out.push(a.clone());
+            }
+        }
+    }
+    out
+}
+
 fn is_gone(state: TaskState) -> bool {
     state.is_terminal() || state == TaskState::TaskUnknown
 }
@@ -734,6 +753,10 @@ impl Scheduler {
         inst.updated_at = now;
         if status.message.is_some() {
             inst.message = status.message.clone();
+        }
+        let ips = status_ips(status);
+        if !ips.is_empty() {
+            inst.ip_addresses = ips;
         }
         if status.state == TaskState::TaskRunning {
             inst.started_at.get_or_insert(now);
@@ -1746,4 +1769,27 @@ fn probe_env(inst: &Instance) -> Vec<(String, String)> {
         env.push(("PORT".to_string(), p.to_string()));
     }
     env
+}
+
+#[cfg(test)]
+mod status_ip_tests {
+    use super::*;
+
+    #[test]
+    fn a_status_gives_the_containers_addresses_once_each() {
+        let status: TaskStatus = serde_json::from_value(serde_json::json!({
+            "task_id": {"value": "t"}, "state": "TASK_RUNNING",
+            "container_status": {"network_infos": [
+                {"name": "a", "ip_addresses": [{"protocol": "IPv4", "ip_address": "10.1.0.2"}]},
+                {"name": "b", "ip_addresses": [{"ip_address": "fd00::2"}, {"ip_address": "10.1.0.2"}, {}]}
+            ]}
+        }))
+        .unwrap();
+        assert_eq!(status_ips(&status), vec!["10.1.0.2", "fd00::2"]);
+        let bare: TaskStatus = serde_json::from_value(serde_json::json!({
+            "task_id": {"value": "t"}, "state": "TASK_RUNNING"
+        }))
+        .unwrap();
+        assert!(status_ips(&bare).is_empty());
+    }
 }

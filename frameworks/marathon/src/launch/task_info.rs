@@ -139,66 +139,32 @@ pub fn task_resources(spec: &RunSpec, host_ports: &[u32]) -> Resources {
 }
 
 /// Fills the dynamic `host_port`s (0) of a Docker container's port
-/// mappings with the allocated host ports, in order.
+/// mappings, and of each container network's (`network_infos[]`, MESOS
+/// containers), with the allocated host ports, in order. (The container
+/// was translated, networks included, by `runtime::convert::container_info`.)
 fn with_host_ports(container: &serde_json::Value, host_ports: &[u32]) -> serde_json::Value {
     let mut c = container.clone();
-    if let Some(maps) = c
-        .pointer_mut("/docker/port_mappings")
-        .and_then(|m| m.as_array_mut())
-    {
+    let fill = |maps: &mut Vec<serde_json::Value>| {
         for (m, p) in maps.iter_mut().zip(host_ports) {
             if m.get("host_port").and_then(|v| v.as_u64()).unwrap_or(0) == 0 {
                 m["host_port"] = serde_json::Value::from(*p);
             }
         }
+    };
+    if let Some(maps) = c
+        .pointer_mut("/docker/port_mappings")
+        .and_then(|m| m.as_array_mut())
+    {
+        fill(maps);
+    }
+    if let Some(nets) = c.get_mut("network_infos").and_then(|n| n.as_array_mut()) {
+        for n in nets {
+            if let Some(maps) = n.get_mut("port_mappings").and_then(|m| m.as_array_mut()) {
+                fill(maps);
+            }
+        }
     }
     c
-}
-
-/// What the app definition says about its container that the converted
-/// `ContainerInfo` does not carry yet, read from the app's JSON (the
-/// spec's `opaque`):
-/// - a DOCKER container on a container network (`networks: [{mode:
-///   "container/bridge"}]` or `[{mode: "container", name}]`, also what the
-///   legacy `docker.network: BRIDGE|USER` becomes) gets Docker's `BRIDGE` /
-///   `USER` network (with the network's name in `network_infos`) instead of
-///   the host network;
-/// - a MESOS container with `docker.forcePullImage` gets `cached: false` on
-///   its image, as Marathon sets it, so the agent pulls again.
-fn with_app_container_fields(
-    mut container: serde_json::Value,
-    app: &serde_json::Value,
-) -> serde_json::Value {
-    let kind = container.get("type").and_then(|t| t.as_str()).unwrap_or("");
-    if kind == "DOCKER" {
-        let network = app
-            .get("networks")
-            .and_then(|n| n.as_array())
-            .and_then(|n| n.first());
-        let mode = network.and_then(|n| n.get("mode")).and_then(|m| m.as_str());
-        let docker_network = match mode {
-            Some("container/bridge") => Some("BRIDGE"),
-            Some("container") => Some("USER"),
-            _ => None,
-        };
-        if let (Some(net), Some(docker)) = (docker_network, container.get_mut("docker")) {
-            docker["network"] = serde_json::Value::from(net);
-            if let Some(name) = network.and_then(|n| n.get("name")).and_then(|n| n.as_str()) {
-                container["network_infos"] = serde_json::json!([{ "name": name }]);
-            }
-        }
-    } else if kind == "MESOS" {
-        let force_pull = app
-            .pointer("/container/docker/forcePullImage")
-            .and_then(|f| f.as_bool())
-            .unwrap_or(false);
-        if let Some(image) = container.pointer_mut("/mesos/image") {
-            if force_pull {
-                image["cached"] = serde_json::Value::from(false);
-            }
-        }
-    }
-    container
 }
 
 /// Everything the TaskInfo depends on besides the spec.
@@ -286,8 +252,7 @@ pub fn build_task_info(spec: &RunSpec, target: &LaunchTarget<'_>) -> TaskInfo {
         container: spec
             .container
             .as_ref()
-            .map(|c| with_app_container_fields(c.clone(), &spec.opaque))
-            .map(|c| with_host_ports(&c, target.host_ports)),
+            .map(|c| with_host_ports(c, target.host_ports)),
         kill_policy: spec.task_kill_grace_period_seconds.map(|s| KillPolicy {
             grace_period: Some(DurationInfo {
                 nanoseconds: (s as i64).saturating_mul(1_000_000_000),
@@ -487,34 +452,6 @@ mod tests {
         )
     }
 
-    #[test]
-    fn a_docker_app_on_a_container_network_is_not_put_on_the_host_network() {
-        let mut s = spec();
-        let host = serde_json::json!({"type": "DOCKER", "docker": {"image": "nginx:1",
-            "network": "HOST", "port_mappings": [{"host_port": 0, "container_port": 80}]}});
-        s.container = Some(host.clone());
-        s.opaque = serde_json::json!({"networks": [{"mode": "container/bridge"}]});
-        let c = launch(&s).container.unwrap_or_default();
-        assert_eq!(c["docker"]["network"], "BRIDGE");
-        assert_eq!(c["docker"]["port_mappings"][0]["host_port"], 31005);
-        assert!(c.get("network_infos").is_none());
-        s.opaque = serde_json::json!({"networks": [{"mode": "container", "name": "dcos"}]});
-        let c = launch(&s).container.unwrap_or_default();
-        assert_eq!(c["docker"]["network"], "USER");
-        assert_eq!(c["network_infos"][0]["name"], "dcos");
-        // Host networking (Marathon's default) stays HOST.
-        s.opaque = serde_json::json!({"networks": [{"mode": "host"}]});
-        assert_eq!(
-            launch(&s).container.unwrap_or_default()["docker"]["network"],
-            "HOST"
-        );
-        s.opaque = serde_json::Value::Null;
-        assert_eq!(
-            launch(&s).container.unwrap_or_default()["docker"]["network"],
-            "HOST"
-        );
-    }
-
     /// The whole path: an app as posted (legacy `docker.network`), its
     /// normalized form, the RunSpec, the TaskInfo.
     #[test]
@@ -535,22 +472,27 @@ mod tests {
         assert_eq!(c["docker"]["port_mappings"][0]["host_port"], 31005);
     }
 
+    /// The whole path for a MESOS app on a named container network: the
+    /// network reaches the TaskInfo with its port mapping's host port.
     #[test]
-    fn force_pull_image_on_a_mesos_container_means_an_uncached_image() {
-        let mut s = spec();
-        s.container = Some(serde_json::json!({"type": "MESOS",
-            "mesos": {"image": {"type": "DOCKER", "docker": {"name": "bb:1"}}}}));
-        s.opaque = serde_json::json!({"container": {"type": "MESOS",
-            "docker": {"image": "bb:1", "forcePullImage": true}}});
+    fn a_posted_mesos_app_on_a_container_network_names_it_on_the_task() {
+        let posted = serde_json::json!({"id": "/web", "cmd": "httpd", "container": {
+            "type": "MESOS", "docker": {"image": "bb:1"},
+            "portMappings": [{"containerPort": 80, "hostPort": 0}]},
+            "networks": [{"mode": "container", "name": "h2net"}]});
+        let mut app: crate::model::AppDefinition = match serde_json::from_value(posted) {
+            Ok(a) => a,
+            Err(e) => panic!("{e}"),
+        };
+        app.normalize(&crate::model::PathId::parse("/"), "*");
+        let s = crate::runtime::convert::run_spec(&app);
         let c = launch(&s).container.unwrap_or_default();
-        assert_eq!(c["mesos"]["image"]["cached"], false);
+        assert_eq!(c["type"], "MESOS", "{c}");
+        assert_eq!(c["network_infos"][0]["name"], "h2net", "{c}");
+        let m = &c["network_infos"][0]["port_mappings"][0];
+        assert_eq!(m["container_port"], 80, "{c}");
+        assert_eq!(m["host_port"], 31005, "{c}");
         assert_eq!(c["mesos"]["image"]["docker"]["name"], "bb:1");
-        s.opaque["container"]["docker"]["forcePullImage"] = serde_json::Value::from(false);
-        let c = launch(&s).container.unwrap_or_default();
-        assert!(c["mesos"]["image"].get("cached").is_none(), "{c}");
-        // The network of a MESOS container is left alone.
-        s.opaque["networks"] = serde_json::json!([{"mode": "container/bridge"}]);
-        assert_eq!(launch(&s).container, s.container);
     }
 
     #[test]

@@ -199,7 +199,7 @@ pub fn run_spec(app: &AppDefinition) -> RunSpec {
         .container
         .as_ref()
         .and_then(|c| serde_json::to_value(c).ok())
-        .map(|c| container_info(&c));
+        .map(|c| container_info(&c, &app.networks));
     if let Some(info) = spec.container.as_mut() {
         pull_config_secret(app, info);
     }
@@ -240,8 +240,83 @@ fn pull_config_secret(app: &AppDefinition, info: &mut Value) {
     }
 }
 
-/// Marathon's container JSON → a Mesos v1 `ContainerInfo`.
-pub fn container_info(c: &Value) -> Value {
+/// The CNI network Marathon puts a MESOS container in `container/bridge`
+/// mode on (Marathon's `--mesos_bridge_name` default).
+pub const MESOS_BRIDGE_NETWORK: &str = "mesos-bridge";
+
+/// The app's `networks` (Marathon 1.5+; legacy `docker.network` and
+/// `ipAddress` are folded into them by the model) on the ContainerInfo:
+/// - DOCKER: `container/bridge` → Docker's `BRIDGE`; `container` →
+///   `USER` with the network's name in `network_infos`; `host` (the
+///   default) leaves `HOST`;
+/// - MESOS: every `container` network becomes a `network_infos` entry
+///   with its name, `container/bridge` the [`MESOS_BRIDGE_NETWORK`] one,
+///   each with the `portMappings` that have a host port and name that
+///   network (or none), as Marathon does; the agent's CNI isolator joins
+///   them. Host networking adds nothing.
+fn with_networks(info: &mut Value, c: &Value, networks: &[model::Network]) {
+    let first = networks.first();
+    if info["type"] == "DOCKER" {
+        let docker_network = match first.map(|n| n.mode.as_str()) {
+            Some("container/bridge") => "BRIDGE",
+            Some("container") => "USER",
+            _ => return,
+        };
+        info["docker"]["network"] = Value::from(docker_network);
+        if let Some(name) = first.and_then(|n| n.name.as_deref()) {
+            if docker_network == "USER" {
+                info["network_infos"] = json!([{ "name": name }]);
+            }
+        }
+        return;
+    }
+    let mappings = c
+        .get("portMappings")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let infos: Vec<Value> = networks
+        .iter()
+        .filter_map(|n| match n.mode.as_str() {
+            "container" => n.name.clone().map(|name| (name, true)),
+            "container/bridge" => Some((MESOS_BRIDGE_NETWORK.to_string(), false)),
+            _ => None,
+        })
+        .map(|(name, named)| {
+            let ports: Vec<Value> = mappings
+                .iter()
+                .filter(|m| m.get("hostPort").is_some_and(|h| !h.is_null()))
+                .filter(|m| {
+                    let on: Vec<&str> = m
+                        .get("networkNames")
+                        .and_then(Value::as_array)
+                        .map(|a| a.iter().filter_map(Value::as_str).collect())
+                        .unwrap_or_default();
+                    on.is_empty() || !named || on.contains(&name.as_str())
+                })
+                .map(|m| {
+                    json!({
+                        "host_port": m.get("hostPort").and_then(Value::as_u64).unwrap_or(0),
+                        "container_port": m.get("containerPort").and_then(Value::as_u64).unwrap_or(0),
+                        "protocol": str_field(m, "protocol").unwrap_or("tcp"),
+                    })
+                })
+                .collect();
+            let mut v = json!({ "name": name });
+            if !ports.is_empty() {
+                v["port_mappings"] = Value::Array(ports);
+            }
+            v
+        })
+        .collect();
+    if !infos.is_empty() {
+        info["network_infos"] = Value::Array(infos);
+    }
+}
+
+/// Marathon's container JSON (and the app's `networks`) → a Mesos v1
+/// `ContainerInfo`.
+pub fn container_info(c: &Value, networks: &[model::Network]) -> Value {
     let kind = str_field(c, "type").unwrap_or("MESOS").to_ascii_uppercase();
     let volumes: Vec<Value> = c
         .get("volumes")
@@ -308,8 +383,14 @@ pub fn container_info(c: &Value) -> Value {
             "port_mappings": mappings,
         });
     } else if !image.is_empty() {
-        info["mesos"] = json!({"image": {"type": "DOCKER", "docker": {"name": image}}});
+        let mut image = json!({"type": "DOCKER", "docker": {"name": image}});
+        // Marathon's forcePullImage on a MESOS container: pull again.
+        if c.pointer("/docker/forcePullImage").and_then(Value::as_bool) == Some(true) {
+            image["cached"] = Value::from(false);
+        }
+        info["mesos"] = json!({ "image": image });
     }
+    with_networks(&mut info, c, networks);
     info
 }
 
@@ -528,7 +609,7 @@ mod tests {
             "portMappings": [{"containerPort": 80, "hostPort": 0, "protocol": "tcp"}],
             "volumes": [{"containerPath": "/data", "hostPath": "/srv", "mode": "RO"}]
         });
-        let info = container_info(&c);
+        let info = container_info(&c, &[]);
         assert_eq!(info["type"], "DOCKER");
         assert_eq!(info["docker"]["image"], "nginx:1");
         assert_eq!(info["docker"]["network"], "BRIDGE");
@@ -537,8 +618,75 @@ mod tests {
         assert_eq!(info["docker"]["port_mappings"][0]["container_port"], 80);
         assert_eq!(info["volumes"][0]["host_path"], "/srv");
         assert_eq!(info["volumes"][0]["mode"], "RO");
-        let mesos = container_info(&json!({"type": "MESOS", "docker": {"image": "alpine"}}));
+        let mesos = container_info(
+            &json!({"type": "MESOS", "docker": {"image": "alpine"}}),
+            &[],
+        );
         assert_eq!(mesos["mesos"]["image"]["docker"]["name"], "alpine");
+        assert!(mesos["mesos"]["image"].get("cached").is_none());
+        assert!(mesos.get("network_infos").is_none(), "host networking");
+    }
+
+    fn nets(v: Value) -> Vec<model::Network> {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn a_docker_app_on_a_container_network_is_not_put_on_the_host_network() {
+        let c = json!({"type": "DOCKER", "docker": {"image": "nginx:1"},
+            "portMappings": [{"containerPort": 80, "hostPort": 0}]});
+        let bridge = container_info(&c, &nets(json!([{"mode": "container/bridge"}])));
+        assert_eq!(bridge["docker"]["network"], "BRIDGE");
+        assert!(bridge.get("network_infos").is_none());
+        let user = container_info(&c, &nets(json!([{"mode": "container", "name": "dcos"}])));
+        assert_eq!(user["docker"]["network"], "USER");
+        assert_eq!(user["network_infos"][0]["name"], "dcos");
+        let host = container_info(&c, &nets(json!([{"mode": "host"}])));
+        assert_eq!(host["docker"]["network"], "HOST");
+        assert_eq!(container_info(&c, &[])["docker"]["network"], "HOST");
+    }
+
+    #[test]
+    fn a_mesos_app_on_container_networks_names_them_with_their_port_mappings() {
+        let c = json!({"type": "MESOS", "docker": {"image": "bb:1"},
+        "portMappings": [
+            {"containerPort": 80, "hostPort": 0, "networkNames": ["blue"]},
+            {"containerPort": 81, "hostPort": 31081},
+            {"containerPort": 9000}
+        ]});
+        let info = container_info(
+            &c,
+            &nets(json!([{"mode": "container", "name": "blue"},
+                         {"mode": "container", "name": "green"}])),
+        );
+        let infos = info["network_infos"].as_array().unwrap();
+        assert_eq!(infos.len(), 2, "{info}");
+        assert_eq!(infos[0]["name"], "blue");
+        assert_eq!(infos[0]["port_mappings"].as_array().unwrap().len(), 2);
+        assert_eq!(infos[0]["port_mappings"][1]["host_port"], 31081);
+        assert_eq!(infos[1]["name"], "green");
+        assert_eq!(infos[1]["port_mappings"][0]["container_port"], 81);
+        assert_eq!(info["mesos"]["image"]["docker"]["name"], "bb:1");
+        let bridge = container_info(&c, &nets(json!([{"mode": "container/bridge"}])));
+        assert_eq!(bridge["network_infos"][0]["name"], MESOS_BRIDGE_NETWORK);
+        assert_eq!(
+            bridge["network_infos"][0]["port_mappings"][0]["container_port"],
+            80
+        );
+        let host = container_info(&c, &nets(json!([{"mode": "host"}])));
+        assert!(host.get("network_infos").is_none());
+    }
+
+    #[test]
+    fn force_pull_image_on_a_mesos_container_means_an_uncached_image() {
+        let c = json!({"type": "MESOS", "docker": {"image": "bb:1", "forcePullImage": true}});
+        let info = container_info(&c, &[]);
+        assert_eq!(info["mesos"]["image"]["cached"], false);
+        assert_eq!(info["mesos"]["image"]["docker"]["name"], "bb:1");
+        let c = json!({"type": "MESOS", "docker": {"image": "bb:1", "forcePullImage": false}});
+        assert!(container_info(&c, &[])["mesos"]["image"]
+            .get("cached")
+            .is_none());
     }
 
     #[test]
