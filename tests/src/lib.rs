@@ -1,8 +1,11 @@
 //! Helpers for Paddock's cross-crate integration tests: start real `paddock`
 //! processes on loopback with their own ports, data dirs and cgroup roots,
 //! poll against deadlines, and speak the Mesos v1 scheduler API as a
-//! framework would.
+//! framework would; with the `images` feature, the image tests' registry,
+//! probe image and `paddock dev` ([`images`]).
 
+#[cfg(feature = "images")]
+pub mod images;
 pub mod scheduler;
 
 use std::net::TcpListener;

@@ -16,11 +16,8 @@
 //! apt packages docker-registry, skopeo and busybox-static, and for the
 //! DOCKER test a running dockerd (see `scripts/start-services.sh`).
 
-#[path = "../../marathon/tests/image_support/mod.rs"]
-mod image_support;
-
-use image_support::{
-    assert_isolated, ended, fact, memory_limit, registry_with_image, require_dockerd, volume_dirs,
+use paddock_tests::images::{
+    assert_isolated, fact, memory_limit, registry_with_image, require_dockerd, volume_dirs,
     Framework, ImageDev, LAUNCH, PROBE_LINES,
 };
 use paddock_tests::{get_json, http, wait_for};
@@ -231,4 +228,19 @@ fn a_mesos_jobs_volumes_are_mounted_with_their_modes() {
         "job-input\n"
     );
     assert!(!ro.join("new").exists());
+}
+
+/// The runs in a list of Chronos runs (newest first) that have ended.
+fn ended(runs: &Value) -> Vec<Value> {
+    runs.as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| {
+            matches!(
+                r["state"].as_str(),
+                Some("SUCCEEDED" | "FAILED" | "KILLED" | "SKIPPED")
+            )
+        })
+        .cloned()
+        .collect()
 }

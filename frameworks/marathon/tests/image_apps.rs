@@ -20,11 +20,9 @@
 //! apt packages docker-registry, skopeo and busybox-static, and for the
 //! DOCKER test a running dockerd (see `scripts/start-services.sh`).
 
-mod image_support;
-
 use std::collections::BTreeMap;
 
-use image_support::{
+use paddock_tests::images::{
     assert_isolated, fact, memory_limit, registry_with_image, registry_with_image_cmd,
     require_dockerd, volume_dirs, Framework, ImageDev, LAUNCH, PROBE_LINES,
 };
