@@ -77,7 +77,7 @@ pub struct TaskView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     discovery: Option<&'a Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    container: Option<&'a Value>,
+    container: Option<Cow<'a, Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     healthy: Option<bool>,
 }
@@ -106,9 +106,31 @@ pub fn task(t: &Task) -> TaskView<'_> {
             .and_then(|x| x.labels.as_ref())
             .map(|l| &l.labels),
         discovery: t.info.extras.as_ref().and_then(|x| x.discovery.as_ref()),
-        container: t.info.extras.as_ref().and_then(|x| x.container.as_ref()),
+        container: t
+            .info
+            .extras
+            .as_ref()
+            .and_then(|x| x.container.as_ref())
+            .map(redacted),
         healthy: t.last.healthy,
     }
+}
+
+/// Where a task carries registry credentials inline: a VALUE secret.
+const SECRET_DATA: &str = "/mesos/image/docker/config/value/data";
+
+/// The task's container as the state endpoints show it: without the data
+/// of an inline secret (registry credentials). A container without one,
+/// the usual case, is not copied.
+fn redacted(c: &Value) -> Cow<'_, Value> {
+    if c.pointer(SECRET_DATA).is_none() {
+        return Cow::Borrowed(c);
+    }
+    let mut v = c.clone();
+    if let Some(d) = v.pointer_mut(SECRET_DATA) {
+        *d = Value::String(String::new());
+    }
+    Cow::Owned(v)
 }
 
 #[derive(Serialize)]
@@ -304,5 +326,27 @@ pub fn framework<'a>(
                 .collect()
         }),
         executors: tasks.map(|_| []),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inline_registry_credentials_never_reach_the_state() {
+        let c = serde_json::json!({"type": "MESOS", "mesos": {"image": {"type": "DOCKER",
+            "docker": {"name": "r:5000/a", "config": {"type": "VALUE",
+                "value": {"data": "c2VjcmV0"}}}}}});
+        let shown = redacted(&c);
+        assert!(matches!(shown, Cow::Owned(_)));
+        assert_eq!(
+            shown.pointer(SECRET_DATA),
+            Some(&Value::String(String::new()))
+        );
+        assert_eq!(shown["mesos"]["image"]["docker"]["name"], "r:5000/a");
+        let plain = serde_json::json!({"type": "MESOS", "mesos": {"image": {"type": "DOCKER",
+            "docker": {"name": "r:5000/a"}}}});
+        assert!(matches!(redacted(&plain), Cow::Borrowed(_)));
     }
 }
