@@ -128,7 +128,9 @@ fn container_of(c: &Cluster, task: &str) -> (String, PathBuf) {
 fn wait_file(sandbox: &Path, name: &str) -> String {
     let p = sandbox.join(name);
     wait_for(&format!("{}", p.display()), EFFECT, || {
-        std::fs::read_to_string(&p).ok().filter(|t| t.ends_with('\n'))
+        std::fs::read_to_string(&p)
+            .ok()
+            .filter(|t| t.ends_with('\n'))
     })
 }
 
@@ -175,6 +177,9 @@ const PROBE: &str = "B=/bin/busybox; cd /mnt/mesos/sandbox; \
     fi; \
     $B grep ' / ' /proc/mounts > root_mount; \
     if echo scratch > /tmp/w 2> rootfs_err; then echo writable; else echo read-only; fi > rootfs; \
+    $B grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status > status; \
+    $B mknod /tmp/loop0 b 7 0 2> dev_err; \
+    if $B dd if=/tmp/loop0 of=/dev/null bs=1 count=1 2>> dev_err; then echo opened; else echo refused; fi > dev; \
     echo ok > ready; \
     while [ ! -e stop-cpu ]; do :; done; \
     while [ ! -e go-fork ]; do $B sleep 0.1; done; \
@@ -243,6 +248,21 @@ fn an_image_task_gets_the_cpu_memory_and_pids_limits_of_a_command_task() {
         read(&sandbox.join("rootfs_err")),
         read(&sandbox.join("root_mount"))
     );
+
+    // The seccomp filter, and a device cgroup that refuses to open a
+    // device beyond the defaults (a node of it may be made, as in Docker;
+    // it could come with the image as well): on v1 the devices
+    // controller, on v2 an eBPF program attached to the cgroup.
+    let status = read(&sandbox.join("status"));
+    assert!(status.contains("Seccomp:\t2"), "{status}");
+    assert!(status.contains("NoNewPrivs:\t1"), "{status}");
+    let dev_err = read(&sandbox.join("dev_err"));
+    assert_eq!(
+        read(&sandbox.join("dev")),
+        "refused\n",
+        "the container opened a block device (7:0): no device cgroup ({dev_err})"
+    );
+    assert!(dev_err.contains("Operation not permitted"), "{dev_err}");
 
     // The limits, as the agent computes them for a command task.
     let quota = ((0.5 + EXECUTOR_CPUS) * CFS_PERIOD_US as f64) as u64;
