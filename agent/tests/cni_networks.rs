@@ -432,3 +432,84 @@ fn a_marathon_app_on_a_container_network_shows_its_task_addresses() {
     drop(_reg);
     drop(ns);
 }
+
+/// `iptables -t nat -S` inside the namespace.
+fn nat_rules(ns: &TestNetns) -> String {
+    let out = Command::new("ip")
+        .args(["netns", "exec", &ns.name, "iptables", "-t", "nat", "-S"])
+        .output()
+        .expect("iptables");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_host_port_reaches_the_container_through_the_portmap_plugin() {
+    let Setup {
+        mut s,
+        c,
+        _reg,
+        image,
+        tmp,
+        work,
+        ns,
+        ..
+    } = setup("portmap", "ph2br3");
+    let list = json!({
+        "cniVersion": "0.4.0",
+        "name": "h2pm",
+        "plugins": [
+            {"type": "bridge", "bridge": "ph2br3", "isGateway": true, "ipMasq": false,
+             "ipam": {"type": "host-local", "subnet": "10.88.43.0/24",
+                      "dataDir": tmp.path().join("ipam").display().to_string()}},
+            {"type": "portmap", "capabilities": {"portMappings": true}}
+        ]
+    });
+    // Read at each launch: a new file needs no agent restart.
+    std::fs::write(
+        tmp.path().join("cni").join("20-h2pm.conflist"),
+        list.to_string(),
+    )
+    .expect("write conflist");
+    let offer = s.next_offer(Duration::from_secs(10));
+    let mut t = image_task(
+        "served",
+        &offer,
+        &image,
+        "B=/bin/busybox; $B mkdir -p /www; echo served-from-the-container > /www/index.html; \
+         exec $B httpd -f -p 8080 -h /www",
+    );
+    t["container"]["network_infos"] = json!([{"name": "h2pm",
+        "port_mappings": [{"host_port": 31001, "container_port": 8080, "protocol": "tcp"}]}]);
+    s.launch(&offer, vec![t]);
+    let running = s.wait_state("served", "TASK_RUNNING", LAUNCH);
+    let ips = status_ips(&running, "h2pm");
+    assert_eq!(ips.len(), 1, "{running}");
+    assert_eq!(
+        running["container_status"]["network_infos"][0]["port_mappings"][0]["host_port"],
+        31001
+    );
+    // The host side of the namespace reaches the container through the
+    // host port on the bridge's own address.
+    let body = wait_for("the page through host port 31001", LAUNCH, || {
+        let r = paddock_tests::http()
+            .get("http://10.88.43.1:31001/index.html")
+            .send()
+            .ok()?;
+        r.status().is_success().then(|| r.text().ok()).flatten()
+    });
+    assert_eq!(body, "served-from-the-container\n");
+    assert!(nat_rules(&ns).contains("31001"), "{}", nat_rules(&ns));
+    let (code, body) = s.call_full(&mut json!({
+        "type": "KILL",
+        "kill": {"task_id": {"value": "served"}, "agent_id": offer["agent_id"]}
+    }));
+    assert_eq!(code, 202, "{body}");
+    s.wait_state("served", "TASK_KILLED", LAUNCH);
+    wait_for("the mapping to go with the CNI DEL", LAUNCH, || {
+        (records(&work).is_empty() && !nat_rules(&ns).contains("31001")).then_some(())
+    });
+    drop(s);
+    drop(c);
+    drop(_reg);
+    drop(ns);
+}

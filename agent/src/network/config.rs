@@ -206,7 +206,7 @@ pub fn networks<'a>(
 }
 
 /// A host port mapped into the container (the `portMappings` capability).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PortMap {
     pub host_port: u32,
     pub container_port: u32,

@@ -160,6 +160,9 @@ pub fn resolve(dirs: &CniDirs, names: &[&str]) -> Result<Vec<NetworkConfig>, Str
 pub struct Attachment {
     pub ifname: String,
     pub network: NetworkConfig,
+    /// The host ports mapped on it; DEL gets them too, as ADD did.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<PortMap>,
     /// The last plugin's ADD result, once it succeeded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<Value>,
@@ -239,10 +242,10 @@ fn port_maps(info: &ContainerInfo, net: &str) -> Vec<PortMap> {
 }
 
 /// Runs the chain of `att` with ADD, updating its result.
-fn add_one(record: &Record, att: &mut Attachment, ports: &[PortMap]) -> Result<(), String> {
+fn add_one(record: &Record, att: &mut Attachment) -> Result<(), String> {
     let mut prev: Option<Value> = None;
     for (i, p) in att.network.plugins.iter().enumerate() {
-        let stdin = config::plugin_stdin(&att.network, i, prev.as_ref(), ports)
+        let stdin = config::plugin_stdin(&att.network, i, prev.as_ref(), &att.ports)
             .ok_or("the network has no such plugin")?;
         let out = exec::run(&exec::Call {
             cmd: exec::Cmd::Add,
@@ -288,6 +291,7 @@ pub fn attach(
             .enumerate()
             .map(|(i, network)| Attachment {
                 ifname: config::ifname(i),
+                ports: port_maps(info, &network.name),
                 network,
                 result: None,
             })
@@ -297,9 +301,8 @@ pub fn attach(
         save(&dir, &record)?;
         netns::create(&record.netns)?;
         for i in 0..record.attachments.len() {
-            let ports = port_maps(info, &record.attachments[i].network.name);
             let mut att = record.attachments[i].clone();
-            let added = add_one(&record, &mut att, &ports);
+            let added = add_one(&record, &mut att);
             record.attachments[i] = att;
             save(&dir, &record)?;
             added?;
@@ -361,9 +364,9 @@ pub fn detach_dir(dir: &Path) -> Result<(), String> {
     let netns = bound.then_some(record.netns.as_path());
     let mut errors = Vec::new();
     for att in record.attachments.iter().rev() {
-        let ports = Vec::new();
         for i in (0..att.network.plugins.len()).rev() {
-            let Some(stdin) = config::plugin_stdin(&att.network, i, att.result.as_ref(), &ports)
+            let Some(stdin) =
+                config::plugin_stdin(&att.network, i, att.result.as_ref(), &att.ports)
             else {
                 continue;
             };
