@@ -241,6 +241,7 @@ fn an_image_task_gets_the_cpu_memory_and_pids_limits_of_a_command_task() {
         "the container sees its cgroup as /: {inside}"
     );
     // The image's rootfs is writable (an overlay or a copy).
+    println!("rootfs: {}", read(&sandbox.join("root_mount")).trim());
     assert_eq!(
         read(&sandbox.join("rootfs")),
         "writable\n",

@@ -3,6 +3,10 @@
 # user-mode-linux). The guest's root is the host filesystem (hostfs), so the
 # test binaries built on the host run unchanged; the guest mounts a cgroup2
 # hierarchy on /sys/fs/cgroup and runs them with PADDOCK_EXPECT_CGROUP_V2=1.
+# It brings loopback up (for tests that start servers on 127.0.0.1), has a
+# tmpfs of its own on /tmp, and loads the UML kernel's overlay module when
+# it can: overlayfs takes no upper dir on hostfs (it mounts read-only), on
+# tmpfs it works as on a real host.
 #
 # Host:  uml-v2.sh TEST_BINARY...   prints the guest's test output and exits
 #                                   with the first failing binary's status
@@ -18,6 +22,15 @@ if [ "${1:-}" = guest ]; then
     mount -t proc proc /proc
     mount -t sysfs sysfs /sys
     mount -t devtmpfs devtmpfs /dev 2>/dev/null
+    mount -t tmpfs -o mode=1777 tmpfs /tmp || echo "guest: no tmpfs on /tmp" >>"$out/log"
+    ip link set lo up 2>/dev/null || busybox ip link set lo up ||
+        echo "guest: cannot bring loopback up" >>"$out/log"
+    overlay=$(ls /usr/lib/uml/modules/"$(uname -r)"/kernel/fs/overlayfs/overlay.ko* 2>/dev/null)
+    if [ -n "$overlay" ]; then
+        # busybox has the insmod the host may lack (kmod).
+        insmod "$overlay" 2>/dev/null || busybox insmod "$overlay" 2>/dev/null ||
+            echo "guest: cannot load $overlay" >>"$out/log"
+    fi
     mount -t cgroup2 none /sys/fs/cgroup || echo "guest: cgroup2 mount failed" >>"$out/log"
     cat /sys/fs/cgroup/cgroup.controllers >"$out/controllers" 2>&1
     cd /
@@ -50,7 +63,8 @@ if [ -z "$kernel" ]; then
     exit 2
 fi
 self=$(readlink -f "$0")
-out=$(mktemp -d /tmp/paddock-uml.XXXXXX)
+# Not under /tmp: the guest mounts its own tmpfs there.
+out=$(mktemp -d /var/tmp/paddock-uml.XXXXXX)
 trap 'rm -rf "$out"' EXIT
 # Kernel parameters after "--" become the init's arguments; --end marks
 # where ours stop. con0 on fd 2
