@@ -316,6 +316,30 @@ fn an_image_task_gets_the_cpu_memory_and_pids_limits_of_a_command_task() {
     assert!(st["processes"].as_u64() >= Some(3), "{st}");
     assert!(st["pids_current"].as_u64() >= Some(3), "{st}");
     assert!(st["mem_total_bytes"].as_u64() > Some(0), "{st}");
+    assert!(st["mem_anon_bytes"].as_u64() > Some(0), "{st}");
+    assert!(st["threads"].as_u64() >= st["processes"].as_u64(), "{st}");
+    let cpu_secs = |v: &Value| {
+        v["cpus_user_time_secs"].as_f64().unwrap_or(0.0)
+            + v["cpus_system_time_secs"].as_f64().unwrap_or(0.0)
+    };
+    assert!(cpu_secs(&st) > 0.0, "the busy loop used no cpu time: {st}");
+    // `paddock task stats` shows that same entry.
+    let cli = paddock_tests::run_cli(
+        &["task", "stats", "probe", "--json"],
+        &[("PADDOCK_MASTER", format!("127.0.0.1:{}", c.master_port))],
+    );
+    let text = String::from_utf8_lossy(&cli.stdout);
+    assert!(
+        cli.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
+    let shown: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(shown["container_id"], cid.as_str(), "{shown}");
+    let shown = &shown["statistics"];
+    assert_eq!(shown["cpus_limit"], st["cpus_limit"], "{shown}");
+    assert_eq!(shown["mem_limit_bytes"], st["mem_limit_bytes"], "{shown}");
+    assert_eq!(shown["pids_limit"], st["pids_limit"], "{shown}");
     std::fs::write(sandbox.join("stop-cpu"), "").unwrap();
 
     // pids.max bounds a fork loop of the container. The agent's 4096 would
