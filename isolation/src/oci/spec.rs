@@ -145,6 +145,9 @@ pub fn build(cfg: &ContainerConfig) -> Result<Spec, String> {
             n
         })
         .collect();
+    // Every device but libcontainer's defaults (null, zero, tty, …) is
+    // refused: by the devices controller on v1, by an eBPF program on the
+    // cgroup on v2 (libcontainer's `cgroupsv2_devices` feature).
     let mut deny_all = LinuxDeviceCgroup::default();
     deny_all.set_allow(false).set_access(Some("rwm".into()));
     let mut resources = LinuxResources::default();
