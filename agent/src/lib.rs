@@ -105,6 +105,9 @@ pub async fn run(
         .registries
         .write(&config.work_dir)
         .map_err(|e| AgentError::WorkDir(config.work_dir.join(registry_auth::settings::FILE), e))?;
+    // And the CNI directories, before any executor can start.
+    network::publish(&config.work_dir, &config.cni)
+        .map_err(|e| AgentError::WorkDir(network::root(&config.work_dir), e))?;
     paddock_isolation::cgroups::detect_mode().map_err(|e| AgentError::Isolation(e.to_string()))?;
     let addr = SocketAddr::new(config.bind, config.port);
     let listener = tokio::net::TcpListener::bind(addr)

@@ -71,8 +71,8 @@ async fn flags(State(agent): State<Arc<Agent>>) -> Json<Value> {
         "containerizers": c.containerizers.join(","),
         "container_disk_watch_interval": format!("{}secs", c.disk_watch_interval.as_secs_f64()),
         "enforce_container_disk_quota": c.enforce_disk_quota.to_string(),
-        "network_cni_config_dir": c.cni.config_dir.as_ref().map(|d| d.display().to_string()),
-        "network_cni_plugins_dir": c.cni.plugins_dir,
+        "network_cni_config_dir": c.cni.config_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_default(),
+        "network_cni_plugins_dir": c.cni.plugins_dir.clone().unwrap_or_default(),
         // Where the Docker config came from, never its credentials.
         "docker_config": c.registries.docker_config_source.clone().unwrap_or_default(),
         "insecure_registries": c.registries.insecure_registries.join(","),

@@ -23,7 +23,8 @@
 //! record for a container whose executor died without doing it.
 //!
 //! The agent publishes its two directories at `<work_dir>/networks/cni.json`
-//! ([`publish`]) for the executors it starts, which run the plugins.
+//! ([`publish`], before it serves) for the executors it starts, which run
+//! the plugins.
 
 pub mod config;
 pub mod exec;
@@ -437,18 +438,44 @@ fn orphaned(work_dir: &Path) -> Vec<PathBuf> {
 /// How often the agent looks for networks that no executor will release.
 const SWEEP_EVERY: Duration = Duration::from_secs(10);
 
-/// The agent's side: publishes the directories, then every
-/// [`SWEEP_EVERY`] runs DEL for containers whose executor died without
-/// doing it (SIGKILLed, or the host rebooted), so IPAM leases and port
-/// mappings are not leaked.
+/// Logs the networks the agent offers, and what is wrong with its flags.
+fn report(dirs: &CniDirs) {
+    let Some(conf) = &dirs.config_dir else { return };
+    match load(conf) {
+        Ok(nets) if nets.is_empty() => {
+            tracing::warn!(
+                "no CNI network in {} (--network-cni-config-dir)",
+                conf.display()
+            )
+        }
+        Ok(nets) => {
+            let names: Vec<&str> = nets.keys().map(String::as_str).collect();
+            tracing::info!("CNI networks from {}: {}", conf.display(), names.join(", "));
+            let path = dirs.plugins_dir.as_deref().unwrap_or_default();
+            for net in nets.values() {
+                for p in &net.plugins {
+                    let t = p.get("type").and_then(Value::as_str).unwrap_or_default();
+                    if exec::find_plugin(path, t).is_none() {
+                        tracing::warn!(
+                            "CNI network '{}': plugin {t:?} is not in {path:?} (--network-cni-plugins-dir)",
+                            net.name
+                        );
+                    }
+                }
+            }
+        }
+        Err(e) => tracing::warn!("{e}"),
+    }
+}
+
+/// The agent's side (its directories are published by `run` before it
+/// serves): every [`SWEEP_EVERY`] runs DEL for containers whose executor
+/// died without doing it (SIGKILLed, or the host rebooted), so IPAM
+/// leases and port mappings are not leaked.
 pub async fn supervise(agent: Arc<crate::Agent>) {
     let work_dir = agent.config.work_dir.clone();
-    if let Err(e) = publish(&work_dir, &agent.config.cni) {
-        tracing::error!(
-            "cannot publish the CNI directories under {}: {e}",
-            work_dir.display()
-        );
-    }
+    let dirs = agent.config.cni.clone();
+    let _ = tokio::task::spawn_blocking(move || report(&dirs)).await;
     loop {
         let wd = work_dir.clone();
         let swept = tokio::task::spawn_blocking(move || {
