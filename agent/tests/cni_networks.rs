@@ -84,7 +84,8 @@ fn cni_config(dir: &Path, bridge: &str) -> PathBuf {
         "plugins": [
             {"type": "bridge", "bridge": bridge, "isGateway": true, "ipMasq": false,
              "ipam": {"type": "host-local", "subnet": format!("{SUBNET_PREFIX}0/24"),
-                      "dataDir": dir.join("ipam").display().to_string()}},
+                      "dataDir": dir.join("ipam").display().to_string()},
+             "dns": {"nameservers": [format!("{SUBNET_PREFIX}53")], "search": ["paddock.test"]}},
             {"type": "tuning"}
         ]
     });
@@ -230,8 +231,9 @@ fn a_container_on_a_bridge_network_gets_an_address_and_gives_it_back() {
         "web",
         &offer,
         &image,
-        "B=/bin/busybox; $B ip -4 addr show > /mnt/mesos/sandbox/addr; \
-         $B ls /sys/class/net > /mnt/mesos/sandbox/ifaces; exec $B sleep 600",
+        "B=/bin/busybox; S=/mnt/mesos/sandbox; $B cat /etc/resolv.conf > $S/resolv; \
+         $B cat /etc/hosts > $S/hosts; $B ip -4 addr show > $S/addr; \
+         $B ls /sys/class/net > $S/ifaces; exec $B sleep 600",
     );
     t["container"]["network_infos"] = json!([{"name": "h2net"}]);
     s.launch(&offer, vec![t]);
@@ -257,6 +259,15 @@ fn a_container_on_a_bridge_network_gets_an_address_and_gives_it_back() {
     );
     let ifaces = sandbox_file(&c, "web", "ifaces");
     assert_eq!(ifaces, "eth0\nlo\n", "only eth0 and loopback inside");
+    // The network's DNS, and the container's name on its address.
+    let resolv = sandbox_file(&c, "web", "resolv");
+    assert!(
+        resolv.contains(&format!("nameserver {SUBNET_PREFIX}53\n"))
+            && resolv.contains("search paddock.test"),
+        "{resolv}"
+    );
+    let hosts = sandbox_file(&c, "web", "hosts");
+    assert!(hosts.contains(&format!("{ip} agent0.test\n")), "{hosts}");
     // The host side: the bridge and one veth in it, the lease on disk.
     assert_eq!(veths(&ns).len(), 1, "{:?}", veths(&ns));
     assert!(ns.ip(&["-o", "link", "show", "ph2br0"]).contains("ph2br0"));

@@ -28,6 +28,7 @@
 
 pub mod config;
 pub mod exec;
+pub mod files;
 pub mod netns;
 pub mod result;
 
@@ -184,10 +185,6 @@ pub struct Record {
     pub attachments: Vec<Attachment>,
 }
 
-fn container_dir(work_dir: &Path, container_id: &str) -> PathBuf {
-    root(work_dir).join(container_id)
-}
-
 fn record_path(dir: &Path) -> PathBuf {
     dir.join("network.json")
 }
@@ -264,16 +261,47 @@ fn add_one(record: &Record, att: &mut Attachment) -> Result<(), String> {
     Ok(())
 }
 
+/// The name-service files of a container on CNI networks, and where they
+/// go inside it: [`attach`] writes them next to the record.
+pub const NAME_FILES: [(&str, &str); 2] =
+    [("resolv.conf", "/etc/resolv.conf"), ("hosts", "/etc/hosts")];
+
+/// `<work_dir>/networks/<container>`: the record, the namespace, the files.
+pub fn container_dir(work_dir: &Path, container_id: &str) -> PathBuf {
+    root(work_dir).join(container_id)
+}
+
+/// Writes `resolv.conf` (the first result's DNS, else the host's) and
+/// `hosts` (the container's hostname on its first address).
+fn write_name_files(dir: &Path, record: &Record, hostname: &str) -> Result<(), String> {
+    let results = || record.attachments.iter().filter_map(|a| a.result.as_ref());
+    let resolv = match results().find_map(files::dns_of) {
+        Some(dns) => Some(files::resolv_conf(&dns)),
+        None => std::fs::read_to_string("/etc/resolv.conf").ok(),
+    };
+    let ip = results().flat_map(result::container_ips).next();
+    let write = |name: &str, text: &str| {
+        std::fs::write(dir.join(name), text)
+            .map_err(|e| format!("cannot write {}: {e}", dir.join(name).display()))
+    };
+    if let Some(text) = resolv {
+        write("resolv.conf", &text)?;
+    }
+    write("hosts", &files::hosts(hostname, ip))
+}
+
 /// Creates the namespace and runs ADD for every network, checkpointing
-/// before each step; on any failure, undoes what was done ([`detach`])
-/// and returns the error. Blocking: run it off the async runtime, before
-/// the executor's PID namespace is unshared (it starts a thread).
+/// before each step, then writes the container's name-service files; on
+/// any failure, undoes what was done ([`detach`]) and returns the error.
+/// Blocking: run it off the async runtime, before the executor's PID
+/// namespace is unshared (it starts a thread).
 pub fn attach(
     work_dir: &Path,
     container_id: &str,
     dirs: &CniDirs,
     networks: Vec<NetworkConfig>,
     info: &ContainerInfo,
+    hostname: &str,
 ) -> Result<Attached, String> {
     let dir = container_dir(work_dir, container_id);
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -308,7 +336,7 @@ pub fn attach(
             save(&dir, &record)?;
             added?;
         }
-        Ok::<(), String>(())
+        write_name_files(&dir, &record, hostname)
     })();
     if let Err(e) = done {
         if let Err(d) = detach_dir(&dir) {

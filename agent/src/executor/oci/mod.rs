@@ -206,7 +206,11 @@ fn prepare(
                 .hostname
                 .clone()
                 .unwrap_or_else(|| env.hostname.clone()),
-            binds: binds(env, info)?,
+            binds: {
+                let mut b = binds(env, info)?;
+                b.extend(name_files(dirs, env));
+                b
+            },
             cgroups_path,
             private_network: loopback_only(info),
         };
@@ -239,6 +243,22 @@ pub fn networks(env: &ExecutorEnv, info: &ContainerInfo) -> Result<Vec<NetworkCo
     crate::network::resolve(&dirs, &names)
 }
 
+/// The CNI networks' `/etc/resolv.conf` and `/etc/hosts`, when the
+/// container joined any.
+fn name_files(dirs: &Dirs, env: &ExecutorEnv) -> Vec<Bind> {
+    let dir = crate::network::container_dir(&dirs.work, &container_id(env));
+    crate::network::NAME_FILES
+        .iter()
+        .map(|(file, dest)| (dir.join(file), dest))
+        .filter(|(src, _)| src.is_file())
+        .map(|(source, dest)| Bind {
+            source,
+            destination: dest.to_string(),
+            readonly: false,
+        })
+        .collect()
+}
+
 /// Joins the CNI networks (blocking: ADD runs the plugins).
 fn attach(
     env: &ExecutorEnv,
@@ -250,7 +270,8 @@ fn attach(
         return Ok(None);
     }
     let cni = crate::network::published_dirs(&dirs.work)?;
-    crate::network::attach(&dirs.work, &container_id(env), &cni, nets, info).map(Some)
+    let hostname = info.hostname.as_deref().unwrap_or(&env.hostname);
+    crate::network::attach(&dirs.work, &container_id(env), &cni, nets, info, hostname).map(Some)
 }
 
 /// Unmounts the rootfs, removes the container's directory and whatever
