@@ -427,6 +427,14 @@ fn networks(app: &AppDefinition, out: &mut Vec<Violation>) {
             &n.mode,
             &["host", "container", "container/bridge"],
         );
+        // No default network name here (Marathon's --default_network_name):
+        // a nameless container network would run on the host's.
+        if n.mode == "container" && n.name.as_deref().is_none_or(|s| s.trim().is_empty()) {
+            out.push(Violation::new(
+                format!("/networks({i})/name"),
+                "a container network needs a name (the agent's CNI network, or Docker's user network)",
+            ));
+        }
     }
     let host = app.networks.iter().filter(|n| n.mode == "host").count();
     if host > 0 && app.networks.len() > 1 {

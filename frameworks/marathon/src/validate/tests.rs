@@ -363,3 +363,22 @@ fn a_pull_config_must_name_one_of_the_apps_secrets_on_the_mesos_containerizer() 
         vec!["pullConfig is not supported with Docker containerizer"]
     );
 }
+
+#[test]
+fn a_container_network_needs_a_name() {
+    let d = check(
+        json!({"id": "/n", "cmd": "x", "container": {"type": "MESOS"},
+        "networks": [{"mode": "container"}]}),
+    );
+    assert_eq!(errors_at(&d, "/networks(0)/name").len(), 1, "{d:?}");
+    let ok = check(
+        json!({"id": "/n", "cmd": "x", "container": {"type": "MESOS"},
+        "networks": [{"mode": "container", "name": "blue"}]}),
+    );
+    assert_eq!(ok, vec![]);
+    let bridge = check(
+        json!({"id": "/n", "cmd": "x", "container": {"type": "MESOS"},
+        "networks": [{"mode": "container/bridge"}]}),
+    );
+    assert_eq!(bridge, vec![]);
+}
