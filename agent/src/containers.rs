@@ -391,8 +391,9 @@ pub fn process_start(pid: u32) -> Option<u64> {
 }
 
 /// Waits for `pid` to exit (pidfd, or /proc polling where pidfds are not
-/// available) and reaps it if it is our child.
-async fn wait_exit(pid: u32) -> Option<i32> {
+/// available) and reaps it if it is our child: its exit code, or 128 plus
+/// the signal that killed it.
+pub(crate) async fn wait_exit(pid: u32) -> Option<i32> {
     use std::os::fd::{FromRawFd, OwnedFd};
     // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::c_int, 0) };

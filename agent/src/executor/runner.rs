@@ -103,13 +103,13 @@ pub fn start(
             let control = ProcessControl::default();
             enter_pid_namespace();
             match super::task::spawn(env, task) {
-                Ok(child) => {
-                    control.started(&child);
+                Ok(pid) => {
+                    control.started(pid);
                     let _ = events.send(RunnerEvent::Running {
                         message: "Command is running".into(),
                         decorate: None,
                     });
-                    wait_child(child, events, None);
+                    wait_child(pid, events, None);
                 }
                 Err(e) => {
                     let _ = events.send(RunnerEvent::LaunchFailed(e));
@@ -197,9 +197,9 @@ impl ProcessControl {
     }
 
     /// Records the started child; SIGKILLs it at once if a kill came first.
-    pub fn started(&self, child: &tokio::process::Child) {
+    pub fn started(&self, pid: u32) {
         let mut st = self.lock();
-        st.pid = child.id().map(|p| p as i32);
+        st.pid = Some(pid as i32);
         if st.killed {
             if let Some(pid) = st.pid {
                 signal(pid, Signal::SIGKILL);
@@ -242,25 +242,18 @@ fn signal(pid: i32, sig: Signal) {
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
 }
 
-/// Waits for `child` (init) and reports its exit; `after` runs first (the
-/// OCI path's cleanup).
+/// Waits for init (`pid`, our child) and reports its exit; `after` runs
+/// first (the OCI path's cleanup).
 pub fn wait_child(
-    mut child: tokio::process::Child,
+    pid: u32,
     events: mpsc::UnboundedSender<RunnerEvent>,
     after: Option<Box<dyn FnOnce() + Send>>,
 ) {
     tokio::spawn(async move {
-        use std::os::unix::process::ExitStatusExt;
-        let code = match child.wait().await {
-            Ok(status) => status
-                .code()
-                .or(status.signal().map(|s| 128 + s))
-                .unwrap_or(-1),
-            Err(e) => {
-                tracing::warn!("cannot wait for the task: {e}");
-                -1
-            }
-        };
+        let code = crate::containers::wait_exit(pid).await.unwrap_or_else(|| {
+            tracing::warn!(pid, "cannot learn how the task's init exited");
+            -1
+        });
         if let Some(f) = after {
             // Inline: no thread can be started any more (see above).
             f();

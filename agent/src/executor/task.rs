@@ -47,34 +47,59 @@ pub fn argv(task: &TaskInfo) -> Result<Vec<String>, String> {
     Ok(v)
 }
 
-pub fn spawn(env: &ExecutorEnv, task: &TaskInfo) -> Result<tokio::process::Child, String> {
+/// Starts init (`paddock init -- ARGV`) in the task's sandbox, with the
+/// executor's environment minus its own variables, plus the task's.
+pub fn spawn(env: &ExecutorEnv, task: &TaskInfo) -> Result<u32, String> {
+    use paddock_isolation::spawn::{spawn, Spawn, Stdio};
+    use std::os::fd::AsFd;
     let argv = argv(task)?;
     let me = std::env::current_exe().map_err(|e| format!("cannot find the paddock binary: {e}"))?;
-    let mut cmd = tokio::process::Command::new(me);
-    cmd.arg("init").arg("--").args(&argv);
-    cmd.env_remove("PADDOCK_CONTAINER_ID")
-        .env_remove("PADDOCK_CGROUP_ROOT")
-        .env_remove("MESOS_HTTP_COMMAND_EXECUTOR")
-        .env("MESOS_TASK_ID", &task.task_id.value)
-        .env("MESOS_SANDBOX", &env.sandbox)
-        .env("HOST", &env.hostname);
+    let mut full: Vec<std::ffi::OsString> = vec![me.clone().into(), "init".into(), "--".into()];
+    full.extend(argv.iter().map(Into::into));
+    let fail = |e: std::io::Error| format!("cannot start the task: {e}");
+    // /proc/self/exe: our own binary even if its path was replaced since.
+    let mut spec = Spawn::new("/proc/self/exe", &full, None).map_err(fail)?;
+    let mut vars: Vec<(std::ffi::OsString, std::ffi::OsString)> = std::env::vars_os()
+        .filter(|(k, _)| {
+            !matches!(
+                k.to_str(),
+                Some(
+                    "PADDOCK_CONTAINER_ID" | "PADDOCK_CGROUP_ROOT" | "MESOS_HTTP_COMMAND_EXECUTOR"
+                )
+            )
+        })
+        .collect();
+    let mut set = |k: &str, v: std::ffi::OsString| {
+        vars.retain(|(key, _)| key != k);
+        vars.push((k.into(), v));
+    };
+    set("MESOS_TASK_ID", task.task_id.value.clone().into());
+    set("MESOS_SANDBOX", env.sandbox.clone().into());
+    set("HOST", env.hostname.clone().into());
     for (k, v) in port_env(task) {
-        cmd.env(k, v);
+        set(&k, v.into());
     }
-    if let Some(vars) = task.command.as_ref().and_then(|c| c.environment.as_ref()) {
-        for v in &vars.variables {
-            cmd.env(&v.name, v.value.clone().unwrap_or_default());
+    if let Some(task_vars) = task.command.as_ref().and_then(|c| c.environment.as_ref()) {
+        for v in &task_vars.variables {
+            set(&v.name, v.value.clone().unwrap_or_default().into());
         }
     }
-    cmd.current_dir(&env.sandbox)
-        .stdin(std::process::Stdio::null());
-    // SAFETY: only sigprocmask, which is async-signal-safe, runs between
-    // fork and exec.
-    unsafe {
-        cmd.pre_exec(paddock_isolation::init::block_forwarded_before_exec);
+    for (k, v) in &vars {
+        spec.env(k, v).map_err(fail)?;
     }
-    cmd.spawn()
-        .map_err(|e| format!("cannot start the task: {e}"))
+    spec.current_dir(std::path::Path::new(&env.sandbox))
+        .map_err(fail)?;
+    // The forwarded signals stay blocked until init handles them: a
+    // SIGTERM right after the launch stays pending instead of being lost.
+    spec.keep_blocked(&paddock_isolation::init::FORWARDED.map(|s| s as libc::c_int));
+    let null = std::fs::File::open("/dev/null").map_err(fail)?;
+    let (out, err) = (std::io::stdout(), std::io::stderr());
+    let stdio = Stdio {
+        stdin: null.as_fd(),
+        stdout: out.as_fd(),
+        stderr: err.as_fd(),
+    };
+    spawn(&spec, stdio, None).map_err(fail)
 }
 
 #[cfg(test)]

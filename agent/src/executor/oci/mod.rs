@@ -37,7 +37,7 @@
 pub mod plan;
 pub mod store;
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use paddock_images::{Image, ImageStore, RootfsMode};
@@ -317,7 +317,7 @@ pub fn start(
     tokio::spawn(async move {
         match launch(&env, &task, &info, &control).await {
             Ok((child, ready, rootfs, dirs, networks)) => {
-                control.started(&child);
+                control.started(child);
                 // TASK_RUNNING once libcontainer has started the container;
                 // its error otherwise.
                 let ready = read_ready(ready).await;
@@ -381,7 +381,7 @@ async fn read_ready(ready: OwnedFd) -> Result<(), String> {
 }
 
 type Launched = (
-    tokio::process::Child,
+    u32,
     OwnedFd,
     paddock_images::Rootfs,
     Dirs,
@@ -504,44 +504,45 @@ fn spawn_init(
     task: &TaskInfo,
     ready: &OwnedFd,
     netns: Option<&std::fs::File>,
-) -> Result<tokio::process::Child, String> {
+) -> Result<u32, String> {
+    use paddock_isolation::spawn::{spawn, Spawn, Stdio};
+    use std::os::fd::AsFd;
     let me = std::env::current_exe().map_err(|e| format!("cannot find the paddock binary: {e}"))?;
-    let mut cmd = tokio::process::Command::new(me);
-    cmd.arg("init")
-        .arg("--")
-        .arg(format!("container:{}", task.task_id.value));
-    cmd.env_clear();
+    let argv = [
+        me.clone().into_os_string(),
+        "init".into(),
+        "--".into(),
+        format!("container:{}", task.task_id.value).into(),
+    ];
+    let fail = |e: std::io::Error| format!("cannot start the container's init: {e}");
+    // /proc/self/exe: our own binary even if its path was replaced since.
+    let mut spec = Spawn::new("/proc/self/exe", &argv, None).map_err(fail)?;
     for key in ["PATH", "RUST_LOG", "LANG", "TZ", runtime::trace::ENV] {
         if let Some(v) = std::env::var_os(key) {
-            cmd.env(key, v);
+            spec.env(key, v).map_err(fail)?;
         }
     }
     for (k, v) in launch.to_env() {
-        cmd.env(k, v);
+        spec.env(k, v).map_err(fail)?;
     }
     if let Some(parent) = launch.bundle.parent() {
-        cmd.current_dir(parent);
+        spec.current_dir(parent).map_err(fail)?;
     }
-    cmd.stdin(std::process::Stdio::null());
-    let fd = ready.as_raw_fd();
-    let netns_fd = netns.map(|f| f.as_raw_fd());
-    // SAFETY: setns, dup2 and sigprocmask are async-signal-safe; the new
-    // fd 3 is not close-on-exec, and the pipe's own fds are.
-    unsafe {
-        cmd.pre_exec(move || {
-            if let Some(ns) = netns_fd {
-                if libc::setns(ns, libc::CLONE_NEWNET) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            if libc::dup2(fd, READY_FD) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            paddock_isolation::init::block_forwarded_before_exec()
-        });
+    // The ready pipe becomes fd 3 (its own fds are close-on-exec); the
+    // forwarded signals stay blocked until init can handle them.
+    spec.pass_fd(ready.as_fd(), READY_FD);
+    if let Some(ns) = netns {
+        spec.network_namespace(ns.as_fd());
     }
-    cmd.spawn()
-        .map_err(|e| format!("cannot start the container's init: {e}"))
+    spec.keep_blocked(&paddock_isolation::init::FORWARDED.map(|s| s as libc::c_int));
+    let null = std::fs::File::open("/dev/null").map_err(fail)?;
+    let (out, err) = (std::io::stdout(), std::io::stderr());
+    let stdio = Stdio {
+        stdin: null.as_fd(),
+        stdout: out.as_fd(),
+        stderr: err.as_fd(),
+    };
+    spawn(&spec, stdio, None).map_err(fail)
 }
 
 #[cfg(test)]
