@@ -262,6 +262,20 @@ pub fn spawn(spec: &Spawn, stdio: Stdio<'_>, joiner: Option<&Joiner>) -> std::io
     }
 }
 
+/// [`spawn`] with stdin on /dev/null and the caller's own stdout and
+/// stderr.
+pub fn spawn_with_our_output(spec: &Spawn) -> std::io::Result<u32> {
+    use std::os::fd::AsFd;
+    let null = std::fs::File::open("/dev/null")?;
+    let (out, err) = (std::io::stdout(), std::io::stderr());
+    let stdio = Stdio {
+        stdin: null.as_fd(),
+        stdout: out.as_fd(),
+        stderr: err.as_fd(),
+    };
+    spawn(spec, stdio, None)
+}
+
 /// Runs in the child, on its own stack, in the caller's memory.
 extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
     // SAFETY: `arg` is the `Child` that `spawn` keeps alive until we exec.

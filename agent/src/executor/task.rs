@@ -50,8 +50,7 @@ pub fn argv(task: &TaskInfo) -> Result<Vec<String>, String> {
 /// Starts init (`paddock init -- ARGV`) in the task's sandbox, with the
 /// executor's environment minus its own variables, plus the task's.
 pub fn spawn(env: &ExecutorEnv, task: &TaskInfo) -> Result<u32, String> {
-    use paddock_isolation::spawn::{spawn, Spawn, Stdio};
-    use std::os::fd::AsFd;
+    use paddock_isolation::spawn::Spawn;
     let argv = argv(task)?;
     let me = std::env::current_exe().map_err(|e| format!("cannot find the paddock binary: {e}"))?;
     let mut full: Vec<std::ffi::OsString> = vec![me.clone().into(), "init".into(), "--".into()];
@@ -92,14 +91,7 @@ pub fn spawn(env: &ExecutorEnv, task: &TaskInfo) -> Result<u32, String> {
     // The forwarded signals stay blocked until init handles them: a
     // SIGTERM right after the launch stays pending instead of being lost.
     spec.keep_blocked(&paddock_isolation::init::FORWARDED.map(|s| s as libc::c_int));
-    let null = std::fs::File::open("/dev/null").map_err(fail)?;
-    let (out, err) = (std::io::stdout(), std::io::stderr());
-    let stdio = Stdio {
-        stdin: null.as_fd(),
-        stdout: out.as_fd(),
-        stderr: err.as_fd(),
-    };
-    spawn(&spec, stdio, None).map_err(fail)
+    paddock_isolation::spawn::spawn_with_our_output(&spec).map_err(fail)
 }
 
 #[cfg(test)]

@@ -505,7 +505,7 @@ fn spawn_init(
     ready: &OwnedFd,
     netns: Option<&std::fs::File>,
 ) -> Result<u32, String> {
-    use paddock_isolation::spawn::{spawn, Spawn, Stdio};
+    use paddock_isolation::spawn::Spawn;
     use std::os::fd::AsFd;
     let me = std::env::current_exe().map_err(|e| format!("cannot find the paddock binary: {e}"))?;
     let argv = [
@@ -535,14 +535,7 @@ fn spawn_init(
         spec.network_namespace(ns.as_fd());
     }
     spec.keep_blocked(&paddock_isolation::init::FORWARDED.map(|s| s as libc::c_int));
-    let null = std::fs::File::open("/dev/null").map_err(fail)?;
-    let (out, err) = (std::io::stdout(), std::io::stderr());
-    let stdio = Stdio {
-        stdin: null.as_fd(),
-        stdout: out.as_fd(),
-        stderr: err.as_fd(),
-    };
-    spawn(&spec, stdio, None).map_err(fail)
+    paddock_isolation::spawn::spawn_with_our_output(&spec).map_err(fail)
 }
 
 #[cfg(test)]
