@@ -179,6 +179,21 @@ fn mount_overlay(
             e.desc()
         ))
     })?;
+    // The kernel mounts an overlay read-only, with only a warning, when
+    // the upper dir's filesystem cannot hold a workdir (hostfs, some
+    // network filesystems): a container would then fail at its first
+    // write. That is no overlay at all; the caller copies instead.
+    let read_only = nix::sys::statvfs::statvfs(rootfs)
+        .map(|v| v.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
+        .unwrap_or(false);
+    if read_only {
+        let _ = nix::mount::umount2(rootfs, nix::mount::MntFlags::MNT_DETACH);
+        return Err(ImageError::OverlayUnavailable(format!(
+            "the kernel mounted the overlay on {} read-only (upper dir on {} cannot hold a workdir)",
+            rootfs.display(),
+            upper.display()
+        )));
+    }
     Ok(Rootfs {
         path: rootfs.to_path_buf(),
         kind: RootfsKind::Overlay,
