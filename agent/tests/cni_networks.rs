@@ -246,6 +246,24 @@ fn a_container_on_a_bridge_network_gets_an_address_and_gives_it_back() {
         running["container_status"]["network_infos"][0]["ip_addresses"][0]["protocol"],
         "IPv4"
     );
+    // The master's state shows it where Mesos-DNS looks: the TASK_RUNNING
+    // status's container_status.
+    let state = get_json(&c.url("/master/state")).expect("master state");
+    let task = state["frameworks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|f| f["tasks"].as_array().cloned().unwrap_or_default())
+        .find(|t| t["id"] == "web")
+        .expect("web in /master/state");
+    let shown = task["statuses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|st| st["state"] == "TASK_RUNNING")
+        .map(|st| status_ips(st, "h2net"))
+        .unwrap_or_default();
+    assert_eq!(shown, vec![ip.clone()], "{task}");
     let addr = sandbox_file(&c, "web", "addr");
     let eth0 = addr
         .split("\n")

@@ -277,7 +277,7 @@ impl Master {
             task.state = state;
             task.holds_resources = false;
             task.statuses.push((state, wall));
-            task.last = super::LastStatus::of(&status);
+            task.last = super::LastStatus::of(&status, &task.last);
             let fw = task.framework_id.clone();
             if aware {
                 self.insert_task(*task);

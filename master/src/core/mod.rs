@@ -100,14 +100,27 @@ pub struct LastStatus {
     pub uuid: Option<String>,
     pub executor_id: Option<paddock_proto::mesos::ExecutorId>,
     pub healthy: Option<bool>,
+    /// The container's networks and addresses (CNI), from the latest
+    /// status that had them: Mesos-DNS and Marathon read them in
+    /// `/master/state`. Boxed: most tasks have none.
+    pub networks: Option<Box<Vec<paddock_proto::container::NetworkInfo>>>,
 }
 
 impl LastStatus {
-    pub fn of(s: &paddock_proto::mesos::TaskStatus) -> LastStatus {
+    /// What to keep of `s`; the networks stay those of `before` when `s`
+    /// carries none (a terminal update may not).
+    pub fn of(s: &paddock_proto::mesos::TaskStatus, before: &LastStatus) -> LastStatus {
+        let networks = s
+            .container_status
+            .as_ref()
+            .filter(|c| !c.network_infos.is_empty())
+            .map(|c| Box::new(c.network_infos.clone()))
+            .or_else(|| before.networks.clone());
         LastStatus {
             uuid: s.uuid.clone(),
             executor_id: s.executor_id.clone(),
             healthy: s.healthy,
+            networks,
         }
     }
 }

@@ -49,7 +49,7 @@ impl Master {
                 task.statuses.push((status.state, wall));
             }
             task.state = status.state;
-            task.last = super::LastStatus::of(&status);
+            task.last = super::LastStatus::of(&status, &task.last);
             if status.state.is_terminal() && task.holds_resources {
                 task.holds_resources = false;
                 let (a, f, r) = (

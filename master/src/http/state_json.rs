@@ -8,6 +8,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
+use paddock_proto::container::NetworkInfo;
 use paddock_proto::mesos::{FrameworkId, Label, TaskState};
 use paddock_proto::resources::{attributes_flat_json, Resources};
 use serde::ser::{SerializeMap, SerializeSeq};
@@ -40,20 +41,33 @@ impl Serialize for Flat<'_> {
     }
 }
 
-struct Statuses<'a>(&'a [(TaskState, f64)]);
+/// A task's statuses; its TASK_RUNNING ones carry the container's networks
+/// (`container_status.network_infos`), where Mesos-DNS looks for its IPs.
+struct Statuses<'a>(&'a [(TaskState, f64)], Option<&'a [NetworkInfo]>);
 
 impl Serialize for Statuses<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         #[derive(Serialize)]
-        struct One {
+        struct Networks<'a> {
+            network_infos: &'a [NetworkInfo],
+        }
+        #[derive(Serialize)]
+        struct One<'a> {
             state: &'static str,
             timestamp: f64,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            container_status: Option<Networks<'a>>,
         }
         let mut seq = s.serialize_seq(Some(self.0.len()))?;
         for (state, ts) in self.0 {
+            let container_status = self
+                .1
+                .filter(|_| *state == TaskState::TaskRunning)
+                .map(|network_infos| Networks { network_infos });
             seq.serialize_element(&One {
                 state: state.as_str(),
                 timestamp: *ts,
+                container_status,
             })?;
         }
         seq.end()
@@ -98,7 +112,7 @@ pub fn task(t: &Task) -> TaskView<'_> {
         state: t.state.as_str(),
         resources: Flat(Cow::Borrowed(&t.resources)),
         role: &t.role,
-        statuses: Statuses(&t.statuses),
+        statuses: Statuses(&t.statuses, t.last.networks.as_deref().map(Vec::as_slice)),
         labels: t
             .info
             .extras
@@ -332,6 +346,26 @@ pub fn framework<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn running_statuses_carry_the_containers_networks() {
+        let nets: Vec<NetworkInfo> = serde_json::from_value(serde_json::json!([
+            {"name": "n1", "ip_addresses": [{"ip_address": "10.1.0.5"}]}
+        ]))
+        .unwrap();
+        let st = [
+            (TaskState::TaskStarting, 1.0),
+            (TaskState::TaskRunning, 2.0),
+            (TaskState::TaskFinished, 3.0),
+        ];
+        let v = serde_json::to_value(Statuses(&st, Some(&nets))).unwrap();
+        assert!(v[0].get("container_status").is_none(), "{v}");
+        let ip = &v[1]["container_status"]["network_infos"][0]["ip_addresses"][0];
+        assert_eq!(ip["ip_address"], "10.1.0.5", "{v}");
+        assert!(v[2].get("container_status").is_none(), "{v}");
+        let plain = serde_json::to_value(Statuses(&st, None)).unwrap();
+        assert!(plain[1].get("container_status").is_none());
+    }
 
     #[test]
     fn inline_registry_credentials_never_reach_the_state() {
