@@ -254,7 +254,7 @@ fn launch(
     let limits = limits_for(&record.executor, record.command_executor, &record.tasks);
     let cgroup = Cgroup::create(&agent.config.cgroup_root, &record.container_id, &limits)
         .map_err(|e| format!("cannot create the container's cgroup: {e}"))?;
-    let joiner = cgroup.joiner().map_err(|e| e.to_string())?;
+    let (joiner, cpu_later) = cgroup.joiner_cpu_later().map_err(|e| e.to_string())?;
     let open = |name: &str| {
         std::fs::OpenOptions::new()
             .create(true)
@@ -283,7 +283,19 @@ fn launch(
                 stderr: stderr.as_fd(),
             };
             paddock_isolation::oci::trace::stage("agent: spawn");
-            paddock_isolation::spawn::spawn(&spec, stdio, Some(&joiner))
+            let pid = paddock_isolation::spawn::spawn(&spec, stdio, Some(&joiner))?;
+            if let Err(e) = Cgroup::add_pid_to(&cpu_later, pid) {
+                // Never leave an executor outside its CPU limits.
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+                let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid as i32), None);
+                return Err(std::io::Error::other(format!(
+                    "cannot join its cpu cgroup: {e}"
+                )));
+            }
+            Ok(pid)
         });
     match spawned {
         Ok(pid) => {

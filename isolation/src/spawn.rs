@@ -445,6 +445,67 @@ mod tests {
     }
 
     #[test]
+    fn cpu_joined_after_exec_ends_in_every_hierarchy() {
+        let root = format!("paddock-spawn-late-{}", std::process::id());
+        let limits = crate::cgroups::Limits {
+            cpus: 0.1,
+            mem_bytes: 64 << 20,
+            pids_max: None,
+        };
+        let cg = crate::cgroups::Cgroup::create(&root, "c1", &limits).unwrap();
+        let (joiner, later) = cg.joiner_cpu_later().unwrap();
+        let null = std::fs::File::open("/dev/null").unwrap();
+        let s = Spawn::new("/bin/sleep", &["sleep", "5"], None).unwrap();
+        let stdio = Stdio {
+            stdin: null.as_fd(),
+            stdout: null.as_fd(),
+            stderr: null.as_fd(),
+        };
+        let pid = spawn(&s, stdio, Some(&joiner)).unwrap();
+        let before = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+        crate::cgroups::Cgroup::add_pid_to(&later, pid).unwrap();
+        let after = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+        // SAFETY: kills and reaps the child spawned above.
+        unsafe {
+            libc::kill(pid as libc::pid_t, libc::SIGKILL);
+            libc::waitpid(pid as libc::pid_t, std::ptr::null_mut(), 0);
+        }
+        let _ = cg.destroy();
+        for d in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+            let _ = std::fs::remove_dir(d.path().join(&root));
+        }
+        let want = format!("/{root}/c1");
+        let line = |text: &str, c: &str| {
+            text.lines()
+                .find(|l| {
+                    l.split(':')
+                        .nth(1)
+                        .is_some_and(|cs| cs.split(',').any(|x| x == c))
+                })
+                .unwrap_or_default()
+                .to_string()
+        };
+        if later.is_empty() {
+            // v2: one hierarchy, joined before exec.
+            assert!(before.trim().ends_with(&want), "{before}");
+            return;
+        }
+        for c in ["memory", "pids", "freezer"] {
+            assert!(
+                line(&before, c).ends_with(&want),
+                "{c} before exec: {before}"
+            );
+        }
+        assert!(
+            !line(&before, "cpu").ends_with(&want),
+            "cpu joined early: {before}"
+        );
+        for c in ["cpu", "cpuacct", "memory", "pids"] {
+            assert!(line(&after, c).ends_with(&want), "{c} after: {after}");
+        }
+    }
+
+    #[test]
     fn nul_bytes_are_refused_before_anything_starts() {
         let mut s = Spawn::new("/bin/true", &["true"], None).unwrap();
         let e = s.env("A", OsStr::from_bytes(b"x\0y")).unwrap_err();
