@@ -192,10 +192,9 @@ pub fn run_task(agent: &Arc<Agent>, framework: FrameworkInfo, task: TaskInfo) {
         tasks: vec![task.clone()],
     };
     match launch(agent, &inner, &record) {
-        Ok((pid, start)) => {
+        Ok(pid) => {
             let mut record = record;
             record.pid = Some(pid);
-            record.pid_start = start;
             if let Err(e) = agent.checkpoint.save_container(&record) {
                 tracing::error!(container = %cid, "cannot checkpoint the container: {e}");
             }
@@ -234,13 +233,8 @@ pub fn run_task(agent: &Arc<Agent>, framework: FrameworkInfo, task: TaskInfo) {
     }
 }
 
-/// Creates the cgroup and sandbox and starts the executor. Returns its pid
-/// and start time.
-fn launch(
-    agent: &Agent,
-    inner: &Inner,
-    record: &ContainerRecord,
-) -> Result<(u32, Option<u64>), String> {
+/// Creates the cgroup and sandbox and starts the executor. Returns its pid.
+fn launch(agent: &Agent, inner: &Inner, record: &ContainerRecord) -> Result<u32, String> {
     paddock_isolation::oci::trace::stage("agent: launch");
     for task in &record.tasks {
         crate::docker::admit(&agent.config, task)?;
@@ -300,8 +294,8 @@ fn launch(
     match spawned {
         Ok(pid) => {
             paddock_isolation::oci::trace::stage("agent: spawned");
-            // The pidfd watcher reaps it.
-            Ok((pid, process_start(pid)))
+            // The watcher reaps it, and records its start time first.
+            Ok(pid)
         }
         Err(e) => {
             let _ = cgroup.destroy();
@@ -446,6 +440,7 @@ async fn poll_exit(pid: u32, start: Option<u64>) {
 /// Watches an executor and cleans up after it.
 pub fn watch(agent: Arc<Agent>, cid: String, pid: u32) {
     tokio::spawn(async move {
+        record_start(&agent, &cid, pid).await;
         let code = tokio::select! {
             code = wait_exit(pid) => code,
             _ = agent.stop.cancelled() => return,
@@ -453,6 +448,36 @@ pub fn watch(agent: Arc<Agent>, cid: String, pid: u32) {
         tracing::info!(container = %cid, pid, code = ?code, "executor exited");
         executor_exited(&agent, &cid, code);
     });
+}
+
+/// Checkpoints a new executor's start time, which tells its pid from a
+/// reuse after an agent restart. Read here, off the launch path: reading
+/// /proc/PID/stat of a process that is still loading waited several ms a
+/// launch under a burst. The pid cannot be reused meanwhile: only the
+/// watcher reaps it. Until then the record has no start time, and a
+/// recovering agent would treat the executor as gone.
+async fn record_start(agent: &Arc<Agent>, cid: &str, pid: u32) {
+    let known = agent
+        .lock()
+        .containers
+        .get(cid)
+        .is_some_and(|c| c.record.pid_start.is_some());
+    if known {
+        return;
+    }
+    let start = tokio::task::spawn_blocking(move || process_start(pid))
+        .await
+        .ok()
+        .flatten();
+    let mut inner = agent.lock();
+    if let Some(c) = inner.containers.get_mut(cid) {
+        if c.record.pid == Some(pid) && c.record.pid_start.is_none() {
+            c.record.pid_start = start;
+            if let Err(e) = agent.checkpoint.save_container(&c.record) {
+                tracing::error!(container = %cid, "cannot checkpoint the container: {e}");
+            }
+        }
+    }
 }
 
 /// The executor is gone: tasks without a terminal update get one, the

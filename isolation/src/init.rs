@@ -85,6 +85,11 @@ fn private_proc() -> Result<(), String> {
 /// Runs `argv` as the task and returns the exit code to exit with:
 /// the task's own, or 128 + the signal that killed it.
 pub fn run(argv: &[String]) -> i32 {
+    // Spawned as /proc/self/exe, the process is named "exe" in ps and top.
+    // SAFETY: PR_SET_NAME copies a NUL-terminated name of at most 16 bytes.
+    unsafe {
+        libc::prctl(libc::PR_SET_NAME, c"paddock-init".as_ptr());
+    }
     let Some((program, args)) = argv.split_first() else {
         eprintln!("paddock init: no command given");
         return 127;

@@ -78,6 +78,25 @@ impl Drop for Cluster {
                 .arg(pid.to_string())
                 .status();
         }
+        remove_cgroup_root(&format!("ui-e2e-{}", std::process::id()));
+    }
+}
+
+/// Removes the (by then empty) cgroup root dirs `paddock dev` made in every
+/// hierarchy, polling while it finishes stopping; best effort.
+fn remove_cgroup_root(root: &str) {
+    let dirs: Vec<std::path::PathBuf> = std::fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|h| h.path().join(root))
+        .collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while dirs.iter().any(|d| d.exists()) && std::time::Instant::now() < deadline {
+        for d in &dirs {
+            let _ = std::fs::remove_dir(d);
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 

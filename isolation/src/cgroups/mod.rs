@@ -46,6 +46,20 @@ pub fn detect_mode() -> Result<Mode, Error> {
     ))
 }
 
+/// Where the hierarchies are mounted. On v1 that comes from
+/// /proc/self/mountinfo, read once per process: reading it takes the
+/// kernel's global namespace lock, which a burst of container launches
+/// keeps busy with their mounts, and two reads a launch were ~1.5 ms of
+/// the agent's serial launch path. cgroup mounts do not move under a
+/// running agent.
+fn hierarchy() -> Box<dyn cgroups_rs::fs::Hierarchy> {
+    static V1: std::sync::OnceLock<hierarchies::V1> = std::sync::OnceLock::new();
+    if hierarchies::is_cgroup2_unified_mode() {
+        return Box::new(hierarchies::V2::new());
+    }
+    Box::new(V1.get_or_init(hierarchies::V1::new).clone())
+}
+
 /// What a container may use.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Limits {
@@ -120,7 +134,7 @@ impl Cgroup {
         let mode = detect_mode()?;
         let path = format!("{root}/{id}");
         let inner = cgroups_rs::fs::Cgroup::new_with_specified_controllers(
-            hierarchies::auto(),
+            hierarchy(),
             &path,
             Some(controllers(mode)),
         )
@@ -137,7 +151,7 @@ impl Cgroup {
         let mode = detect_mode()?;
         let path = format!("{root}/{id}");
         let inner = cgroups_rs::fs::Cgroup::load_with_specified_controllers(
-            hierarchies::auto(),
+            hierarchy(),
             &path,
             controllers(mode),
         );
@@ -194,7 +208,7 @@ impl Cgroup {
         check_id(root)?;
         let mode = detect_mode()?;
         let inner = cgroups_rs::fs::Cgroup::load_with_specified_controllers(
-            hierarchies::auto(),
+            hierarchy(),
             root,
             controllers(mode),
         );
