@@ -147,15 +147,10 @@ pub fn launch(
         sandbox: &env.sandbox,
         hostname: &env.hostname,
     };
-    let built = spec::build(task, &ctx).map_err(|e| e.to_string());
-    // The agent's --docker-config for the image's registry.
-    let built = built.and_then(|spec| {
-        crate::registry_auth::for_sandbox(&env.sandbox, None, &spec.image).map(|a| (spec, a))
-    });
-    match built {
-        Ok((spec, auth)) => {
+    match spec::build(task, &ctx).map_err(|e| e.to_string()) {
+        Ok(spec) => {
             let sandbox = env.sandbox.clone();
-            tokio::spawn(async move { run(spec, auth, sandbox, rx, on).await });
+            tokio::spawn(async move { run(spec, sandbox, rx, on).await });
         }
         Err(e) => on(DockerEvent::LaunchFailed(e)),
     }
@@ -164,7 +159,6 @@ pub fn launch(
 
 async fn run(
     spec: Spec,
-    auth: PullAuth,
     sandbox: String,
     mut control: mpsc::UnboundedReceiver<Control>,
     on: impl Fn(DockerEvent) + Send + Sync + 'static,
@@ -175,7 +169,7 @@ async fn run(
     };
     // A kill that arrives while pulling or creating ends the launch.
     let prepared = tokio::select! {
-        r = prepare(&docker, &spec, &auth) => r,
+        r = prepare(&docker, &spec, &sandbox) => r,
         _ = control.recv() => {
             // Killed (or the executor is going away) before it started.
             let _ = remove(&docker, &spec.name).await;
@@ -233,7 +227,10 @@ async fn run(
 }
 
 /// Pulls if needed, then creates and starts the container; its Docker id.
-async fn prepare(docker: &Docker, spec: &Spec, auth: &PullAuth) -> Result<String, String> {
+/// Pulls the image if it must (with the agent's --docker-config for its
+/// registry, resolved only then: resolving parses the reference, ~50 ms in
+/// a fresh executor) and creates the container.
+async fn prepare(docker: &Docker, spec: &Spec, sandbox: &str) -> Result<String, String> {
     let have = match docker.inspect_image(&spec.image).await {
         Ok(_) => true,
         Err(e) if is_not_found(&e) => false,
@@ -246,7 +243,8 @@ async fn prepare(docker: &Docker, spec: &Spec, auth: &PullAuth) -> Result<String
         }
     };
     if spec.force_pull || !have {
-        pull(docker, &spec.image, auth).await?;
+        let auth = crate::registry_auth::for_sandbox(sandbox, None, &spec.image)?;
+        pull(docker, &spec.image, &auth).await?;
     }
     let created = docker
         .create_container(
