@@ -106,20 +106,7 @@ fn image_task(id: &str, offer: &Value, image: &str, cmd: &str) -> Value {
 /// A file of `task`'s sandbox, once it is there and not empty.
 fn sandbox_file(c: &Cluster, task: &str, file: &str) -> String {
     wait_for(&format!("{file} of {task}"), LAUNCH, || {
-        let state = get_json(&c.agent_url(0, "/state"))?;
-        let dir = state["frameworks"]
-            .as_array()?
-            .iter()
-            .flat_map(|fw| fw["executors"].as_array().into_iter().flatten())
-            .find(|ex| ex["id"] == task)?["directory"]
-            .as_str()?
-            .to_string();
-        let url = c.agent_url(
-            0,
-            &format!("/files/read?path={dir}/{file}&offset=0&length=100000"),
-        );
-        let text = get_json(&url)?["data"].as_str()?.to_string();
-        (!text.is_empty()).then_some(text)
+        c.sandbox_file(0, task, file).filter(|t| !t.is_empty())
     })
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use paddock_images::testing::LocalRegistry;
 use paddock_tests::scheduler::{command_task, Scheduler};
-use paddock_tests::{get_json, Cluster};
+use paddock_tests::Cluster;
 use serde_json::{json, Value};
 
 const RES: &str = "cpus:2;mem:1024;disk:2000;ports:[31000-31009]";
@@ -45,33 +45,8 @@ fn image_task(id: &str, offer: &Value, image: &str, cmd: &str, mem: f64) -> Valu
 
 /// A file of `task`'s sandbox, through the agent's /files/read.
 fn sandbox_file(c: &Cluster, task: &str, file: &str) -> String {
-    let state = get_json(&c.agent_url(0, "/state")).expect("agent /state");
-    let mut dir = None;
-    for fw in state["frameworks"].as_array().into_iter().flatten().chain(
-        state["completed_frameworks"]
-            .as_array()
-            .into_iter()
-            .flatten(),
-    ) {
-        for ex in fw["executors"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .chain(fw["completed_executors"].as_array().into_iter().flatten())
-        {
-            if ex["id"] == task {
-                dir = ex["directory"].as_str().map(str::to_string);
-            }
-        }
-    }
-    let dir = dir.unwrap_or_else(|| panic!("no sandbox for {task} in {state}"));
-    let url = c.agent_url(
-        0,
-        &format!("/files/read?path={dir}/{file}&offset=0&length=100000"),
-    );
-    get_json(&url)
-        .and_then(|v| v["data"].as_str().map(str::to_string))
-        .unwrap_or_else(|| panic!("cannot read {file} of {task} at {url}"))
+    c.sandbox_file(0, task, file)
+        .unwrap_or_else(|| panic!("cannot read {file} of {task}"))
 }
 
 /// What the probe task records about its container, one file each.

@@ -294,6 +294,40 @@ impl Cluster {
         format!("http://127.0.0.1:{}{}", self.agents[n].port, path)
     }
 
+    /// The sandbox directory of the executor that is `task` (its id) or
+    /// runs it, live or completed, from agent `n`'s `/state`.
+    pub fn sandbox_dir(&self, n: usize, task: &str) -> Option<String> {
+        let state = get_json(&self.agent_url(n, "/state"))?;
+        let list = |v: &Value, key: &str| v[key].as_array().cloned().unwrap_or_default();
+        let frameworks = [
+            list(&state, "frameworks"),
+            list(&state, "completed_frameworks"),
+        ];
+        // The last match: a reused id's newest executor is listed last.
+        frameworks
+            .into_iter()
+            .flatten()
+            .flat_map(|fw| [list(&fw, "executors"), list(&fw, "completed_executors")])
+            .flatten()
+            .filter(|ex| {
+                let tasks = [list(ex, "tasks"), list(ex, "completed_tasks")];
+                ex["id"] == task || tasks.into_iter().flatten().any(|t| t["id"] == task)
+            })
+            .filter_map(|ex| ex["directory"].as_str().map(str::to_string))
+            .next_back()
+    }
+
+    /// A file of `task`'s sandbox on agent `n`, through `/files/read`;
+    /// `None` while the sandbox or the file is not there.
+    pub fn sandbox_file(&self, n: usize, task: &str, file: &str) -> Option<String> {
+        let dir = self.sandbox_dir(n, task)?;
+        let url = self.agent_url(
+            n,
+            &format!("/files/read?path={dir}/{file}&offset=0&length=100000"),
+        );
+        get_json(&url)?["data"].as_str().map(str::to_string)
+    }
+
     /// Every master log and agent log, for failure messages.
     pub fn logs(&self) -> String {
         let mut s = format!("== master ==\n{}\n", self.master.log_text());

@@ -15,39 +15,7 @@ fn framework(name: &str) -> Value {
 }
 
 fn sandbox_file(c: &Cluster, agent: usize, task: &str, file: &str) -> String {
-    let state = get_json(&c.agent_url(agent, "/state")).expect("agent /state");
-    let mut dir = None;
-    for fw in state["frameworks"].as_array().into_iter().flatten().chain(
-        state["completed_frameworks"]
-            .as_array()
-            .into_iter()
-            .flatten(),
-    ) {
-        for ex in fw["executors"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .chain(fw["completed_executors"].as_array().into_iter().flatten())
-        {
-            let has = ex["tasks"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .chain(ex["completed_tasks"].as_array().into_iter().flatten())
-                .any(|t| t["id"] == task);
-            if has || ex["id"] == task {
-                dir = ex["directory"].as_str().map(str::to_string);
-            }
-        }
-    }
-    let dir = dir.unwrap_or_else(|| panic!("no sandbox for {task} in {state}"));
-    let url = c.agent_url(
-        agent,
-        &format!("/files/read?path={dir}/{file}&offset=0&length=100000"),
-    );
-    get_json(&url)
-        .and_then(|v| v["data"].as_str().map(str::to_string))
-        .unwrap_or_default()
+    c.sandbox_file(agent, task, file).unwrap_or_default()
 }
 
 #[test]

@@ -179,26 +179,9 @@ fn inspect(id: &str, format: &str) -> String {
 }
 
 fn sandbox_file(c: &Cluster, task: &str, file: &str) -> String {
-    let state = get_json(&c.agent_url(0, "/state")).expect("agent /state");
-    let mut dir = None;
-    for fw in state["frameworks"].as_array().into_iter().flatten().chain(
-        state["completed_frameworks"]
-            .as_array()
-            .into_iter()
-            .flatten(),
-    ) {
-        for ex in fw["executors"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .chain(fw["completed_executors"].as_array().into_iter().flatten())
-        {
-            if ex["id"] == task {
-                dir = ex["directory"].as_str().map(str::to_string);
-            }
-        }
-    }
-    let dir = dir.unwrap_or_else(|| panic!("no sandbox for {task} in {state}"));
+    let dir = c
+        .sandbox_dir(0, task)
+        .unwrap_or_else(|| panic!("no sandbox for {task}"));
     std::fs::read_to_string(Path::new(&dir).join(file)).unwrap_or_default()
 }
 
