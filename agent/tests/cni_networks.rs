@@ -135,6 +135,15 @@ fn records(work_dir: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Waits until the network of the container holding `ip` is given back:
+/// no record, no veth, no IPAM lease (the CNI DEL ran).
+fn wait_released(what: &str, work: &Path, ns: &TestNetns, tmp: &Path, ip: &str) {
+    let lease = tmp.join("ipam").join("h2net").join(ip);
+    wait_for(what, LAUNCH, || {
+        (records(work).is_empty() && veths(ns).is_empty() && !lease.exists()).then_some(())
+    });
+}
+
 fn veths(ns: &TestNetns) -> Vec<String> {
     ns.ip(&["-o", "link", "show", "type", "veth"])
         .lines()
@@ -288,9 +297,7 @@ fn a_container_on_a_bridge_network_gets_an_address_and_gives_it_back() {
     assert_eq!(code, 202, "{body}");
     let killed = s.wait_state("web", "TASK_KILLED", LAUNCH);
     assert_eq!(killed["state"], "TASK_KILLED");
-    wait_for("the CNI DEL after the kill", LAUNCH, || {
-        (records(&work).is_empty() && veths(&ns).is_empty() && !lease.exists()).then_some(())
-    });
+    wait_released("the CNI DEL after the kill", &work, &ns, tmp.path(), &ip);
 
     // A task that ends by itself gives its address back too.
     let offer = s.next_offer(Duration::from_secs(10));
@@ -307,10 +314,13 @@ fn a_container_on_a_bridge_network_gets_an_address_and_gives_it_back() {
         once_ip,
         "later updates keep the address"
     );
-    wait_for("the CNI DEL after the exit", LAUNCH, || {
-        let lease = tmp.path().join("ipam").join("h2net").join(&once_ip[0]);
-        (records(&work).is_empty() && veths(&ns).is_empty() && !lease.exists()).then_some(())
-    });
+    wait_released(
+        "the CNI DEL after the exit",
+        &work,
+        &ns,
+        tmp.path(),
+        &once_ip[0],
+    );
 
     // An unknown network fails the task before anything starts, naming the
     // network and the config dir.
@@ -368,9 +378,7 @@ fn the_agent_releases_the_network_of_an_executor_that_was_killed() {
     .expect("kill the executor");
     let ended = s.wait_state("victim", "TASK_FAILED", LAUNCH);
     assert_eq!(ended["state"], "TASK_FAILED");
-    wait_for("the agent's CNI DEL", LAUNCH, || {
-        (records(&work).is_empty() && !lease.exists() && veths(&ns).is_empty()).then_some(())
-    });
+    wait_released("the agent's CNI DEL", &work, &ns, tmp.path(), &ip[0]);
     drop(s);
     drop(c);
     drop(_reg);
@@ -440,10 +448,13 @@ fn a_marathon_app_on_a_container_network_shows_its_task_addresses() {
         .send()
         .expect("DELETE the app");
     assert!(del.status().is_success(), "DELETE: {}", del.status());
-    wait_for("the CNI DEL after the app is deleted", LAUNCH, || {
-        let lease = tmp.path().join("ipam").join("h2net").join(&ip);
-        (records(&work).is_empty() && veths(&ns).is_empty() && !lease.exists()).then_some(())
-    });
+    wait_released(
+        "the CNI DEL after the app is deleted",
+        &work,
+        &ns,
+        tmp.path(),
+        &ip,
+    );
     drop(c);
     drop(_reg);
     drop(ns);

@@ -324,16 +324,7 @@ fn an_image_task_gets_the_cpu_memory_and_pids_limits_of_a_command_task() {
     };
     assert!(cpu_secs(&st) > 0.0, "the busy loop used no cpu time: {st}");
     // `paddock task stats` shows that same entry.
-    let cli = paddock_tests::run_cli(
-        &["task", "stats", "probe", "--json"],
-        &[("PADDOCK_MASTER", format!("127.0.0.1:{}", c.master_port))],
-    );
-    let text = String::from_utf8_lossy(&cli.stdout);
-    assert!(
-        cli.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&cli.stderr)
-    );
+    let text = c.cli_ok(&["task", "stats", "probe", "--json"]);
     let shown: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
     assert_eq!(shown["container_id"], cid.as_str(), "{shown}");
     let shown = &shown["statistics"];

@@ -294,6 +294,22 @@ impl Cluster {
         format!("http://127.0.0.1:{}{}", self.agents[n].port, path)
     }
 
+    /// `paddock ARGS` against this cluster's master; its stdout, once it
+    /// has succeeded (a failure panics with its output).
+    pub fn cli_ok(&self, args: &[&str]) -> String {
+        let out = run_cli(
+            args,
+            &[("PADDOCK_MASTER", format!("127.0.0.1:{}", self.master_port))],
+        );
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "paddock {args:?} failed: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    }
+
     /// The sandbox directory of the executor that is `task` (its id) or
     /// runs it, live or completed, from agent `n`'s `/state`.
     pub fn sandbox_dir(&self, n: usize, task: &str) -> Option<String> {

@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use paddock_tests::scheduler::Scheduler;
-use paddock_tests::{get_json, run_cli, wait_for, Cluster};
+use paddock_tests::{get_json, wait_for, Cluster};
 use serde_json::{json, Value};
 
 const RES: &str = "cpus:2;mem:1024;disk:2000;ports:[31000-31009]";
@@ -409,16 +409,7 @@ fn docker_task_survives_an_agent_restart_and_stats_come_from_its_cgroup() {
     assert!(stats["pids_current"].as_u64().unwrap_or(0) >= 1, "{stats}");
     assert!(stats.get("mem_rss_bytes").is_some() && stats.get("mem_cache_bytes").is_some());
     assert!(stats.get("mem_max_usage_bytes").is_some() && stats.get("mem_oom_events").is_some());
-    let cli = run_cli(
-        &["task", "stats", "spin"],
-        &[("PADDOCK_MASTER", format!("127.0.0.1:{}", c.master_port))],
-    );
-    let text = String::from_utf8_lossy(&cli.stdout);
-    assert!(
-        cli.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&cli.stderr)
-    );
+    let text = c.cli_ok(&["task", "stats", "spin"]);
     assert!(text.contains("mem limit") && text.contains("64"), "{text}");
 
     s.call(json!({"type": "KILL", "kill": {"task_id": {"value": "spin"}}}));
