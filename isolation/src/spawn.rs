@@ -31,9 +31,9 @@ use crate::cgroups::Joiner;
 const STACK: usize = 64 * 1024;
 
 /// A process to start; see [`spawn`].
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Spawn {
-    program: Option<CString>,
+    program: CString,
     argv: Vec<CString>,
     envp: Vec<CString>,
     cwd: Option<CString>,
@@ -76,9 +76,14 @@ impl Spawn {
             .map(|a| c_string("an argument", a.as_ref()))
             .collect::<std::io::Result<Vec<_>>>()?;
         Ok(Spawn {
-            program: Some(c_string("the program path", resolved.as_os_str())?),
+            program: c_string("the program path", resolved.as_os_str())?,
             argv,
-            ..Spawn::default()
+            envp: Vec::new(),
+            cwd: None,
+            new_session: false,
+            extra_fds: Vec::new(),
+            netns: None,
+            blocked: Vec::new(),
         })
     }
 
@@ -176,10 +181,7 @@ struct Child<'a> {
 /// caller must reap it (the agent's pidfd watcher does). With `joiner` the
 /// child is in those cgroups before `execve`.
 pub fn spawn(spec: &Spawn, stdio: Stdio<'_>, joiner: Option<&Joiner>) -> std::io::Result<u32> {
-    let program = spec
-        .program
-        .as_deref()
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "no program"))?;
+    let program = spec.program.as_c_str();
     if spec.extra_fds.iter().any(|&(_, to)| to <= 2) {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
@@ -408,16 +410,53 @@ mod tests {
         assert_eq!(e.raw_os_error(), Some(libc::ENOENT), "{e}");
     }
 
+    /// A cgroup `<root>/c1` for one test, removed (root too) when dropped.
+    struct TestCgroup {
+        cg: Option<crate::cgroups::Cgroup>,
+        root: String,
+    }
+
+    impl TestCgroup {
+        fn new(tag: &str) -> TestCgroup {
+            let root = format!("paddock-spawn-{tag}-{}", std::process::id());
+            let limits = crate::cgroups::Limits {
+                cpus: 0.1,
+                mem_bytes: 64 << 20,
+                pids_max: None,
+            };
+            let cg = crate::cgroups::Cgroup::create(&root, "c1", &limits).unwrap();
+            TestCgroup { cg: Some(cg), root }
+        }
+
+        fn cg(&self) -> &crate::cgroups::Cgroup {
+            self.cg.as_ref().unwrap()
+        }
+
+        /// How /proc/PID/cgroup ends for a member.
+        fn suffix(&self) -> String {
+            format!("/{}/c1", self.root)
+        }
+    }
+
+    impl Drop for TestCgroup {
+        fn drop(&mut self) {
+            if let Some(cg) = self.cg.take() {
+                let _ = cg.destroy();
+            }
+            for d in std::fs::read_dir("/sys/fs/cgroup")
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let _ = std::fs::remove_dir(d.path().join(&self.root));
+            }
+        }
+    }
+
     #[test]
     fn the_child_is_in_its_cgroups_before_it_runs() {
-        let root = format!("paddock-spawn-test-{}", std::process::id());
-        let limits = crate::cgroups::Limits {
-            cpus: 0.1,
-            mem_bytes: 64 << 20,
-            pids_max: None,
-        };
-        let cg = crate::cgroups::Cgroup::create(&root, "c1", &limits).unwrap();
-        let joiner = cg.joiner().unwrap();
+        let tcg = TestCgroup::new("early");
+        let joiner = tcg.cg().joiner().unwrap();
         let dir = tempfile::tempdir().unwrap();
         let out = std::fs::File::create(dir.path().join("out")).unwrap();
         let null = std::fs::File::open("/dev/null").unwrap();
@@ -432,28 +471,17 @@ mod tests {
         // SAFETY: waits for the child spawned just above.
         unsafe { libc::waitpid(pid, &mut status, 0) };
         let text = std::fs::read_to_string(dir.path().join("out")).unwrap();
-        let _ = cg.destroy();
-        for d in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
-            let _ = std::fs::remove_dir(d.path().join(&root));
-        }
-        let want = format!("/{root}/c1");
         let memory = text
             .lines()
             .find(|l| l.contains(":memory:") || l.starts_with("0::"))
             .unwrap_or_default();
-        assert!(memory.ends_with(&want), "{text}");
+        assert!(memory.ends_with(&tcg.suffix()), "{text}");
     }
 
     #[test]
     fn cpu_joined_after_exec_ends_in_every_hierarchy() {
-        let root = format!("paddock-spawn-late-{}", std::process::id());
-        let limits = crate::cgroups::Limits {
-            cpus: 0.1,
-            mem_bytes: 64 << 20,
-            pids_max: None,
-        };
-        let cg = crate::cgroups::Cgroup::create(&root, "c1", &limits).unwrap();
-        let (joiner, later) = cg.joiner_cpu_later().unwrap();
+        let tcg = TestCgroup::new("late");
+        let (joiner, later) = tcg.cg().joiner_cpu_later().unwrap();
         let null = std::fs::File::open("/dev/null").unwrap();
         let s = Spawn::new("/bin/sleep", &["sleep", "5"], None).unwrap();
         let stdio = Stdio {
@@ -470,11 +498,7 @@ mod tests {
             libc::kill(pid as libc::pid_t, libc::SIGKILL);
             libc::waitpid(pid as libc::pid_t, std::ptr::null_mut(), 0);
         }
-        let _ = cg.destroy();
-        for d in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
-            let _ = std::fs::remove_dir(d.path().join(&root));
-        }
-        let want = format!("/{root}/c1");
+        let want = tcg.suffix();
         let line = |text: &str, c: &str| {
             text.lines()
                 .find(|l| {

@@ -314,16 +314,7 @@ impl Cgroup {
 
     /// Prepares a [`Joiner`] for use between fork and exec.
     pub fn joiner(&self) -> Result<Joiner, Error> {
-        let paths = self
-            .unique_dirs()
-            .into_iter()
-            .map(|d| {
-                let p = d.join("cgroup.procs");
-                CString::new(p.as_os_str().as_encoded_bytes())
-                    .map_err(|_| Error::Cgroups(format!("path with NUL: {}", p.display())))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Joiner { paths })
+        Joiner::for_dirs(self.unique_dirs())
     }
 
     /// A [`Joiner`] for every hierarchy but the cpu one on v1, and the cpu
@@ -350,17 +341,11 @@ impl Cgroup {
                 v
             }
         };
-        let paths = self
+        let early = self
             .unique_dirs()
             .into_iter()
-            .filter(|d| !cpu_dirs.contains(d))
-            .map(|d| {
-                let p = d.join("cgroup.procs");
-                CString::new(p.as_os_str().as_encoded_bytes())
-                    .map_err(|_| Error::Cgroups(format!("path with NUL: {}", p.display())))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok((Joiner { paths }, cpu_dirs))
+            .filter(|d| !cpu_dirs.contains(d));
+        Ok((Joiner::for_dirs(early)?, cpu_dirs))
     }
 
     /// Moves `pid` into the given directories of this cgroup (see
@@ -485,6 +470,18 @@ pub struct Joiner {
 }
 
 impl Joiner {
+    fn for_dirs<'a>(dirs: impl IntoIterator<Item = &'a PathBuf>) -> Result<Joiner, Error> {
+        let paths = dirs
+            .into_iter()
+            .map(|d| {
+                let p = d.join("cgroup.procs");
+                CString::new(p.as_os_str().as_encoded_bytes())
+                    .map_err(|_| Error::Cgroups(format!("path with NUL: {}", p.display())))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Joiner { paths })
+    }
+
     /// Writes "0" (the caller) to every `cgroup.procs`, with raw syscalls
     /// only: no allocation, no locks.
     pub fn join_self(&self) -> std::io::Result<()> {
