@@ -265,11 +265,12 @@ fn attach(
     info: &ContainerInfo,
     dirs: &Dirs,
 ) -> Result<Option<crate::network::Attached>, String> {
-    let nets = networks(env, info)?;
-    if nets.is_empty() {
+    let names = crate::network::requested(info);
+    if names.is_empty() {
         return Ok(None);
     }
     let cni = crate::network::published_dirs(&dirs.work)?;
+    let nets = crate::network::resolve(&cni, &names)?;
     let hostname = info.hostname.as_deref().unwrap_or(&env.hostname);
     crate::network::attach(&dirs.work, &container_id(env), &cni, nets, info, hostname).map(Some)
 }
@@ -420,11 +421,16 @@ async fn launch(
     if control.killed() {
         return Err("killed before it started".into());
     }
-    let (e, i, d) = (env.clone(), info.clone(), dirs.clone());
-    let attached = tokio::task::spawn_blocking(move || attach(&e, &i, &d))
-        .await
-        .map_err(|e| format!("join the container networks: {e}"))
-        .and_then(|r| r);
+    // The plugins run on a blocking thread; most containers name no network.
+    let attached = if crate::network::requested(info).is_empty() {
+        Ok(None)
+    } else {
+        let (e, i, d) = (env.clone(), info.clone(), dirs.clone());
+        tokio::task::spawn_blocking(move || attach(&e, &i, &d))
+            .await
+            .map_err(|e| format!("join the container networks: {e}"))
+            .and_then(|r| r)
+    };
     let attached = match attached {
         Ok(a) => a,
         Err(e) => {
