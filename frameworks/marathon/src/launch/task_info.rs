@@ -452,6 +452,18 @@ mod tests {
         )
     }
 
+    /// The TaskInfo container of an app as posted: normalized, made a
+    /// RunSpec, launched.
+    fn posted_container(posted: serde_json::Value) -> serde_json::Value {
+        let mut app: crate::model::AppDefinition = match serde_json::from_value(posted) {
+            Ok(a) => a,
+            Err(e) => panic!("{e}"),
+        };
+        app.normalize(&crate::model::PathId::parse("/"), "*");
+        let s = crate::runtime::convert::run_spec(&app);
+        launch(&s).container.unwrap_or_default()
+    }
+
     /// The whole path: an app as posted (legacy `docker.network`), its
     /// normalized form, the RunSpec, the TaskInfo.
     #[test]
@@ -460,13 +472,7 @@ mod tests {
             "type": "DOCKER",
             "docker": {"image": "nginx:1", "network": "BRIDGE",
                        "portMappings": [{"containerPort": 80, "hostPort": 0}]}}});
-        let mut app: crate::model::AppDefinition = match serde_json::from_value(posted) {
-            Ok(a) => a,
-            Err(e) => panic!("{e}"),
-        };
-        app.normalize(&crate::model::PathId::parse("/"), "*");
-        let s = crate::runtime::convert::run_spec(&app);
-        let c = launch(&s).container.unwrap_or_default();
+        let c = posted_container(posted);
         assert_eq!(c["docker"]["network"], "BRIDGE", "{c}");
         assert_eq!(c["docker"]["port_mappings"][0]["container_port"], 80);
         assert_eq!(c["docker"]["port_mappings"][0]["host_port"], 31005);
@@ -480,13 +486,7 @@ mod tests {
             "type": "MESOS", "docker": {"image": "bb:1"},
             "portMappings": [{"containerPort": 80, "hostPort": 0}]},
             "networks": [{"mode": "container", "name": "h2net"}]});
-        let mut app: crate::model::AppDefinition = match serde_json::from_value(posted) {
-            Ok(a) => a,
-            Err(e) => panic!("{e}"),
-        };
-        app.normalize(&crate::model::PathId::parse("/"), "*");
-        let s = crate::runtime::convert::run_spec(&app);
-        let c = launch(&s).container.unwrap_or_default();
+        let c = posted_container(posted);
         assert_eq!(c["type"], "MESOS", "{c}");
         assert_eq!(c["network_infos"][0]["name"], "h2net", "{c}");
         let m = &c["network_infos"][0]["port_mappings"][0];
