@@ -125,7 +125,7 @@ pub fn run_task(agent: &Arc<Agent>, framework: FrameworkInfo, task: TaskInfo) {
     let existing = inner
         .containers
         .iter()
-        .find(|(_, c)| c.framework_id() == fw && c.executor_id() == &executor.executor_id)
+        .find(|(_, c)| c.is(&fw, &executor.executor_id))
         .map(|(id, _)| id.clone());
     let entry = |cid: &str| TaskEntry {
         info: task.clone(),
@@ -248,6 +248,14 @@ fn launch(agent: &Agent, inner: &Inner, record: &ContainerRecord) -> Result<u32,
     let limits = limits_for(&record.executor, record.command_executor, &record.tasks);
     let cgroup = Cgroup::create(&agent.config.cgroup_root, &record.container_id, &limits)
         .map_err(|e| format!("cannot create the container's cgroup: {e}"))?;
+    let cmd_info = record.executor.command.clone().unwrap_or_default();
+    let env = executor_env(agent, inner, record, &cmd_info);
+    if record.command_executor {
+        if let Some(pid) = launch_forked(agent, record, &cgroup, &env) {
+            paddock_isolation::oci::trace::stage("agent: spawned");
+            return Ok(pid);
+        }
+    }
     let (joiner, cpu_later) = cgroup.joiner_cpu_later().map_err(|e| e.to_string())?;
     let open = |name: &str| {
         std::fs::OpenOptions::new()
@@ -257,8 +265,6 @@ fn launch(agent: &Agent, inner: &Inner, record: &ContainerRecord) -> Result<u32,
             .map_err(|e| format!("cannot open sandbox {name}: {e}"))
     };
     let (stdout, stderr) = (open("stdout")?, open("stderr")?);
-    let cmd_info = record.executor.command.clone().unwrap_or_default();
-    let env = executor_env(agent, inner, record, &cmd_info);
     let search = env
         .iter()
         .find(|(k, _)| k == "PATH")
@@ -300,6 +306,42 @@ fn launch(agent: &Agent, inner: &Inner, record: &ContainerRecord) -> Result<u32,
         Err(e) => {
             let _ = cgroup.destroy();
             Err(format!("cannot start the executor: {e}"))
+        }
+    }
+}
+
+/// Our command executor, forked by the launcher (`paddock_isolation::launcher`)
+/// instead of exec'd: its pid, or `None` to spawn it the usual way (no
+/// launcher, or it is gone).
+fn launch_forked(
+    agent: &Agent,
+    record: &ContainerRecord,
+    cgroup: &Cgroup,
+    env: &[(String, String)],
+) -> Option<u32> {
+    use paddock_isolation::launcher::{Launch, Launcher};
+    let launcher = agent.launcher.get_or_init(|| {
+        match Launcher::start(&agent.config.executor_binary) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot start the executor launcher; executors are spawned with exec");
+                None
+            }
+        }
+    });
+    let launch = Launch {
+        env: env.iter().map(|(k, v)| (k.into(), v.into())).collect(),
+        cwd: record.sandbox.clone(),
+        stdout: record.sandbox.join("stdout"),
+        stderr: record.sandbox.join("stderr"),
+        cgroups: cgroup.dirs(),
+    };
+    paddock_isolation::oci::trace::stage("agent: spawn");
+    match launcher.as_ref()?.launch(&launch) {
+        Ok(pid) => Some(pid),
+        Err(e) => {
+            tracing::warn!(container = %record.container_id, error = %e, "the launcher could not start the executor; spawning it");
+            None
         }
     }
 }

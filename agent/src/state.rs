@@ -45,6 +45,17 @@ impl Container {
     pub fn executor_id(&self) -> &ExecutorId {
         &self.record.executor.executor_id
     }
+
+    /// Whether this is executor `exec` of framework `fw`. The executor id
+    /// is compared first and nothing is copied: every executor call and
+    /// every launch looks its container up this way among all of them.
+    pub fn is(&self, fw: &FrameworkId, exec: &ExecutorId) -> bool {
+        self.executor_id() == exec
+            && match &self.record.framework.id {
+                Some(id) => id == fw,
+                None => *fw == FrameworkId::default(),
+            }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -85,6 +96,9 @@ pub struct Agent {
     pub stop: tokio_util::sync::CancellationToken,
     /// The last disk measurement of each container (`disk`).
     pub disk: crate::disk::UsageBoard,
+    /// Forks command executors without an exec (started at the first
+    /// launch; `None` if it could not start). See `containers::launch`.
+    pub launcher: std::sync::OnceLock<Option<paddock_isolation::launcher::Launcher>>,
     inner: Mutex<Inner>,
 }
 
@@ -107,6 +121,7 @@ impl Agent {
             start_time: paddock_proto::mesos::now_secs(),
             stop: tokio_util::sync::CancellationToken::new(),
             disk: Default::default(),
+            launcher: std::sync::OnceLock::new(),
             inner: Mutex::new(Inner {
                 agent_id,
                 master_id: None,

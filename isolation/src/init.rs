@@ -24,22 +24,12 @@ pub const FORWARDED: [Signal; 6] = [
     Signal::SIGUSR2,
 ];
 
-fn forwarded_set() -> SigSet {
+pub(crate) fn forwarded_set() -> SigSet {
     let mut set = SigSet::empty();
     for sig in FORWARDED {
         set.add(sig);
     }
     set
-}
-
-/// For the executor, between fork and exec of init: block the forwarded
-/// signals, so that a SIGTERM sent before init is ready stays pending
-/// instead of being dropped (PID 1 of a namespace ignores a signal it has
-/// no handler for, and a kill right after a launch would otherwise wait
-/// out the whole grace period). Async-signal-safe.
-pub fn block_forwarded_before_exec() -> std::io::Result<()> {
-    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&forwarded_set()), None)
-        .map_err(std::io::Error::from)
 }
 
 /// The forwarded signals that are pending (sent, still blocked).
@@ -94,16 +84,18 @@ pub fn run(argv: &[String]) -> i32 {
         eprintln!("paddock init: no command given");
         return 127;
     };
-    if nix::unistd::getpid().as_raw() == 1 && nix::unistd::geteuid().is_root() {
+    // The executor runs with a negative OOM score so that a memory-limited
+    // task, not its supervisor, is chosen; the task gets the normal one.
+    let _ = std::fs::write("/proc/self/oom_score_adj", "0");
+    // An image task: libcontainer runs the container (which mounts its own
+    // /proc), init supervises it.
+    let launch = crate::oci::Launch::from_env();
+    if launch.is_none() && nix::unistd::getpid().as_raw() == 1 && nix::unistd::geteuid().is_root() {
         if let Err(e) = private_proc() {
             eprintln!("paddock init: no private /proc: {e}");
         }
     }
-    // The executor runs with a negative OOM score so that a memory-limited
-    // task, not its supervisor, is chosen; the task gets the normal one.
-    let _ = std::fs::write("/proc/self/oom_score_adj", "0");
-    // An image task: libcontainer runs the container, init supervises it.
-    if let Some(launch) = crate::oci::Launch::from_env() {
+    if let Some(launch) = launch {
         // libcontainer's processes must not inherit the blocked mask; what
         // came early is passed on once the container runs.
         let early = pending_forwarded();

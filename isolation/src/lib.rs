@@ -7,14 +7,21 @@
 //! OCI runtime spec of image containers (capabilities, seccomp, mounts,
 //! user) and their launch through libcontainer from init, and `spawn`, which
 //! starts a process in its cgroups without copying the caller's memory
-//! (`CLONE_VM | CLONE_VFORK`). It has no async code, so the executor can use
+//! (`CLONE_VM | CLONE_VFORK`), and `zygote`, the early fork of the executor
+//! that becomes a task's init without an `exec`, and `launcher`, the agent's
+//! single-threaded helper that forks executors without an `exec` (`wire`
+//! is their message format). It has no async code, so the executor can use
 //! it before its runtime starts.
 
 pub mod cgroups;
 pub mod init;
+pub mod launcher;
 pub mod ns;
 pub mod oci;
+pub mod proctitle;
 pub mod spawn;
+pub mod wire;
+pub mod zygote;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

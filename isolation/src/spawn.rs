@@ -38,12 +38,6 @@ pub struct Spawn {
     envp: Vec<CString>,
     cwd: Option<CString>,
     new_session: bool,
-    /// `(from, to)`: `from` is installed as fd `to` (not close-on-exec).
-    extra_fds: Vec<(libc::c_int, libc::c_int)>,
-    /// A network namespace to enter (`setns`) before exec.
-    netns: Option<libc::c_int>,
-    /// Signals that stay blocked across exec (default: none).
-    blocked: Vec<libc::c_int>,
 }
 
 /// A string with a NUL byte cannot reach `execve`; `what` names it.
@@ -81,9 +75,6 @@ impl Spawn {
             envp: Vec::new(),
             cwd: None,
             new_session: false,
-            extra_fds: Vec::new(),
-            netns: None,
-            blocked: Vec::new(),
         })
     }
 
@@ -113,24 +104,6 @@ impl Spawn {
     /// The child calls `setsid`: its own session and process group.
     pub fn new_session(&mut self) {
         self.new_session = true;
-    }
-
-    /// The child gets `fd` as descriptor `target` (which must not be 0-2).
-    /// `fd` must stay open until [`spawn`] returns.
-    pub fn pass_fd(&mut self, fd: BorrowedFd<'_>, target: libc::c_int) {
-        self.extra_fds.push((fd.as_raw_fd(), target));
-    }
-
-    /// The child enters the network namespace `ns` (an open nsfs file,
-    /// open until [`spawn`] returns) before exec.
-    pub fn network_namespace(&mut self, ns: BorrowedFd<'_>) {
-        self.netns = Some(ns.as_raw_fd());
-    }
-
-    /// These signals stay blocked in the new program (they stay pending
-    /// until it unblocks them, instead of being lost).
-    pub fn keep_blocked(&mut self, signals: &[libc::c_int]) {
-        self.blocked = signals.to_vec();
     }
 }
 
@@ -169,8 +142,6 @@ struct Child<'a> {
     cwd: Option<&'a CStr>,
     new_session: bool,
     stdio: [libc::c_int; 3],
-    extra_fds: &'a [(libc::c_int, libc::c_int)],
-    netns: Option<libc::c_int>,
     mask: libc::sigset_t,
     joiner: Option<&'a Joiner>,
     /// The errno of the step that failed, 0 while none has.
@@ -182,20 +153,11 @@ struct Child<'a> {
 /// child is in those cgroups before `execve`.
 pub fn spawn(spec: &Spawn, stdio: Stdio<'_>, joiner: Option<&Joiner>) -> std::io::Result<u32> {
     let program = spec.program.as_c_str();
-    if spec.extra_fds.iter().any(|&(_, to)| to <= 2) {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "extra descriptors cannot replace stdin, stdout or stderr",
-        ));
-    }
     let nul = std::iter::once(std::ptr::null());
-    // SAFETY: builds a plain signal set.
+    // SAFETY: builds a plain, empty signal set: the child unblocks all.
     let mask = unsafe {
         let mut m: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut m);
-        for &s in &spec.blocked {
-            libc::sigaddset(&mut m, s);
-        }
         m
     };
     let child = Child {
@@ -214,8 +176,6 @@ pub fn spawn(spec: &Spawn, stdio: Stdio<'_>, joiner: Option<&Joiner>) -> std::io
             stdio.stdout.as_raw_fd(),
             stdio.stderr.as_raw_fd(),
         ],
-        extra_fds: &spec.extra_fds,
-        netns: spec.netns,
         mask,
         joiner,
         error: AtomicI32::new(0),
@@ -264,20 +224,6 @@ pub fn spawn(spec: &Spawn, stdio: Stdio<'_>, joiner: Option<&Joiner>) -> std::io
     }
 }
 
-/// [`spawn`] with stdin on /dev/null and the caller's own stdout and
-/// stderr.
-pub fn spawn_with_our_output(spec: &Spawn) -> std::io::Result<u32> {
-    use std::os::fd::AsFd;
-    let null = std::fs::File::open("/dev/null")?;
-    let (out, err) = (std::io::stdout(), std::io::stderr());
-    let stdio = Stdio {
-        stdin: null.as_fd(),
-        stdout: out.as_fd(),
-        stderr: err.as_fd(),
-    };
-    spawn(spec, stdio, None)
-}
-
 /// Runs in the child, on its own stack, in the caller's memory.
 extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
     // SAFETY: `arg` is the `Child` that `spawn` keeps alive until we exec.
@@ -320,16 +266,6 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
                 libc::dup2(fd, target) == target
             };
             if !ok {
-                return fail(errno());
-            }
-        }
-        for &(from, to) in c.extra_fds {
-            if libc::dup2(from, to) != to {
-                return fail(errno());
-            }
-        }
-        if let Some(ns) = c.netns {
-            if libc::setns(ns, libc::CLONE_NEWNET) != 0 {
                 return fail(errno());
             }
         }
@@ -536,29 +472,6 @@ mod tests {
         assert!(e.to_string().contains("environment variable A"), "{e}");
         assert!(s.env("A=B", "x").is_err());
         assert!(Spawn::new("/bin/true", &[OsStr::from_bytes(b"a\0")], None).is_err());
-    }
-
-    #[test]
-    fn passed_fds_and_kept_signals_reach_the_child() {
-        let dir = tempfile::tempdir().unwrap();
-        let out = std::fs::File::create(dir.path().join("out")).unwrap();
-        let extra = std::fs::File::create(dir.path().join("extra")).unwrap();
-        let mut s = Spawn::new("/bin/sh", &["sh", "-c", "echo via-fd-3 >&3"], None).unwrap();
-        s.pass_fd(extra.as_fd(), 3);
-        assert_eq!(run(&s, &out).unwrap(), 0);
-        let fd3 = std::fs::read_to_string(dir.path().join("extra")).unwrap();
-        assert_eq!(fd3.trim(), "via-fd-3");
-        // grep itself, not under a shell: shells reset their mask.
-        let grep = ["grep", "^SigBlk", "/proc/self/status"];
-        let mut s = Spawn::new("grep", &grep, Some(OsStr::new("/usr/bin:/bin"))).unwrap();
-        s.keep_blocked(&[libc::SIGTERM]);
-        assert_eq!(run(&s, &out).unwrap(), 0);
-        let text = std::fs::read_to_string(dir.path().join("out")).unwrap();
-        let mask = u64::from_str_radix(text.split_whitespace().nth(1).unwrap(), 16).unwrap();
-        assert_eq!(mask, 1 << (libc::SIGTERM - 1), "{text}");
-        let mut bad = Spawn::new("/bin/true", &["true"], None).unwrap();
-        bad.pass_fd(extra.as_fd(), 1);
-        assert!(run(&bad, &out).is_err());
     }
 
     #[test]

@@ -33,6 +33,9 @@ enum Command {
     /// The per-task command executor (started by the agent).
     #[command(hide = true)]
     Executor,
+    /// Forks command executors for the agent (started by the agent).
+    #[command(hide = true, name = "executor-launcher")]
+    ExecutorLauncher,
     /// The PID 1 of a task's PID namespace (started by the executor).
     #[command(hide = true, trailing_var_arg = true)]
     Init {
@@ -73,6 +76,7 @@ fn main() {
     let code = match args.command {
         Command::Init { argv } => paddock_isolation::init::run(&argv),
         Command::Executor => daemons::run_executor(),
+        Command::ExecutorLauncher => paddock_isolation::launcher::serve(daemons::run_executor),
         Command::Master(a) => daemons::run_master(a),
         Command::Agent(a) => daemons::run_agent(a),
         Command::Dev(a) => daemons::run_dev(a),

@@ -24,6 +24,7 @@ mod env;
 pub mod oci;
 pub mod runner;
 mod task;
+mod zygote;
 
 use std::time::{Duration, Instant};
 
@@ -44,14 +45,15 @@ const RECOVERY_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 pub fn run() -> i32 {
     // Before any thread exists: mounts made for the task (an image's overlay
     // rootfs) live in a mount namespace of our own, which every later thread
-    // shares, so they vanish with the executor however it ends. The PID
-    // namespace comes at launch (`runner::enter_pid_namespace`): once it is
-    // unshared no thread can be created, and an image must be pulled first.
+    // (and the zygote) shares, so they vanish with the executor however it
+    // ends. The zygote is PID 1 of the task's PID namespace.
     if let Err(e) = paddock_isolation::ns::unshare_mounts_slave() {
         eprintln!("paddock executor: running without a mount namespace: {e}");
     }
     // A memory-limited container should lose its task, not its executor.
     let _ = std::fs::write("/proc/self/oom_score_adj", "-999");
+    // Still before any thread: the copy of us that becomes the task's init.
+    zygote::keep(paddock_isolation::zygote::Zygote::fork(true).map_err(|e| e.to_string()));
     let env = match ExecutorEnv::from_env() {
         Ok(e) => e,
         Err(e) => {

@@ -101,7 +101,6 @@ pub fn start(
     match which {
         Containerizer::Command => {
             let control = ProcessControl::default();
-            enter_pid_namespace();
             match super::task::spawn(env, task) {
                 Ok(pid) => {
                     control.started(pid);
@@ -122,7 +121,10 @@ pub fn start(
             super::oci::start(env, task, &info, control.clone(), events);
             Box::new(control)
         }
-        Containerizer::Docker(_) => start_docker(env, task, events),
+        Containerizer::Docker(_) => {
+            super::zygote::discard();
+            start_docker(env, task, events)
+        }
     }
 }
 
@@ -160,22 +162,6 @@ fn start_docker(
         }
     }
     Box::new(Docker(handle))
-}
-
-/// From here on, the executor's children start in a new PID namespace, the
-/// first of them (init) as its PID 1. Called on the runtime's thread right
-/// before init is spawned. Afterwards the executor cannot create threads
-/// (the kernel refuses CLONE_THREAD once the namespace for children
-/// differs), so nothing may use `spawn_blocking` after a launch.
-pub fn enter_pid_namespace() {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    static DONE: AtomicBool = AtomicBool::new(false);
-    if DONE.swap(true, Ordering::SeqCst) {
-        return;
-    }
-    if let Err(e) = paddock_isolation::ns::unshare_pid() {
-        eprintln!("paddock executor: running without a PID namespace: {e}");
-    }
 }
 
 #[derive(Debug, Default)]

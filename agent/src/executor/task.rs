@@ -1,4 +1,5 @@
-//! Starting the task: `paddock init -- sh -c CMD` with the Mesos environment.
+//! Starting the task: init (the executor's zygote) runs `sh -c CMD` with the
+//! Mesos environment.
 
 use paddock_proto::mesos::TaskInfo;
 use paddock_proto::resources::Resources;
@@ -47,18 +48,13 @@ pub fn argv(task: &TaskInfo) -> Result<Vec<String>, String> {
     Ok(v)
 }
 
-/// Starts init (`paddock init -- ARGV`) in the task's sandbox, with the
-/// executor's environment minus its own variables, plus the task's.
+/// Has the zygote become init (`paddock init -- ARGV`) in the task's
+/// sandbox, with the executor's environment minus its own variables, plus
+/// the task's. Returns init's pid.
 pub fn spawn(env: &ExecutorEnv, task: &TaskInfo) -> Result<u32, String> {
-    use paddock_isolation::spawn::Spawn;
+    use std::ffi::OsString;
     let argv = argv(task)?;
-    let me = std::env::current_exe().map_err(|e| format!("cannot find the paddock binary: {e}"))?;
-    let mut full: Vec<std::ffi::OsString> = vec![me.clone().into(), "init".into(), "--".into()];
-    full.extend(argv.iter().map(Into::into));
-    let fail = |e: std::io::Error| format!("cannot start the task: {e}");
-    // /proc/self/exe: our own binary even if its path was replaced since.
-    let mut spec = Spawn::new("/proc/self/exe", &full, None).map_err(fail)?;
-    let mut vars: Vec<(std::ffi::OsString, std::ffi::OsString)> = std::env::vars_os()
+    let mut vars: Vec<(OsString, OsString)> = std::env::vars_os()
         .filter(|(k, _)| {
             !matches!(
                 k.to_str(),
@@ -68,7 +64,7 @@ pub fn spawn(env: &ExecutorEnv, task: &TaskInfo) -> Result<u32, String> {
             )
         })
         .collect();
-    let mut set = |k: &str, v: std::ffi::OsString| {
+    let mut set = |k: &str, v: OsString| {
         vars.retain(|(key, _)| key != k);
         vars.push((k.into(), v));
     };
@@ -83,15 +79,16 @@ pub fn spawn(env: &ExecutorEnv, task: &TaskInfo) -> Result<u32, String> {
             set(&v.name, v.value.clone().unwrap_or_default().into());
         }
     }
-    for (k, v) in &vars {
-        spec.env(k, v).map_err(fail)?;
-    }
-    spec.current_dir(std::path::Path::new(&env.sandbox))
-        .map_err(fail)?;
-    // The forwarded signals stay blocked until init handles them: a
-    // SIGTERM right after the launch stays pending instead of being lost.
-    spec.keep_blocked(&paddock_isolation::init::FORWARDED.map(|s| s as libc::c_int));
-    paddock_isolation::spawn::spawn_with_our_output(&spec).map_err(fail)
+    let start = paddock_isolation::zygote::Start {
+        argv: argv.into_iter().map(Into::into).collect(),
+        env: vars,
+        cwd: Some(env.sandbox.clone().into()),
+        netns: None,
+        ready_env: None,
+    };
+    let (pid, _socket) =
+        super::zygote::start(env, &start).map_err(|e| format!("cannot start the task: {e}"))?;
+    Ok(pid)
 }
 
 #[cfg(test)]

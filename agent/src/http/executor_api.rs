@@ -72,7 +72,7 @@ fn find_container(
         .lock()
         .containers
         .iter()
-        .find(|(_, c)| &c.framework_id() == fw && c.executor_id() == exec)
+        .find(|(_, c)| c.is(fw, exec))
         .map(|(id, _)| id.clone())
 }
 

@@ -58,20 +58,3 @@ pub fn remove(path: &Path) -> Result<(), String> {
         Err(e) => Err(format!("cannot remove {}: {e}", path.display())),
     }
 }
-
-/// Opens the namespace for `setns`.
-pub fn open(path: &Path) -> Result<std::fs::File, String> {
-    std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))
-}
-
-/// Children started from here on are in the caller's own PID namespace
-/// again. The executor unshares a PID namespace for its init; once that
-/// init has exited the kernel refuses to fork into it, and a CNI DEL must
-/// still run.
-pub fn children_in_own_pid_namespace() {
-    if let Ok(own) = std::fs::File::open("/proc/self/ns/pid") {
-        if let Err(e) = nix::sched::setns(own, nix::sched::CloneFlags::CLONE_NEWPID) {
-            tracing::warn!("cannot return to the executor's PID namespace: {e}");
-        }
-    }
-}

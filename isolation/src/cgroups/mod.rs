@@ -312,6 +312,12 @@ impl Cgroup {
         v
     }
 
+    /// Every distinct directory of this cgroup, to join by writing to
+    /// their `cgroup.procs`.
+    pub fn dirs(&self) -> Vec<PathBuf> {
+        self.unique_dirs().into_iter().cloned().collect()
+    }
+
     /// Prepares a [`Joiner`] for use between fork and exec.
     pub fn joiner(&self) -> Result<Joiner, Error> {
         Joiner::for_dirs(self.unique_dirs())

@@ -37,7 +37,6 @@
 pub mod plan;
 pub mod store;
 
-use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use paddock_images::{Image, ImageStore, RootfsMode};
@@ -282,7 +281,6 @@ fn attach(
 fn cleanup(rootfs: Option<&paddock_images::Rootfs>, dirs: &Dirs) {
     if let Some(id) = dirs.run.file_name().and_then(|n| n.to_str()) {
         if crate::network::root(&dirs.work).join(id).exists() {
-            crate::network::netns::children_in_own_pid_namespace();
             if let Err(e) = crate::network::detach(&dirs.work, id) {
                 tracing::warn!("CNI DEL for {id}: {e} (the agent will try again)");
             }
@@ -358,18 +356,20 @@ pub fn start(
     });
 }
 
-/// What init reports on the ready pipe: `started <pid>` or `failed <why>`.
-async fn read_ready(ready: OwnedFd) -> Result<(), String> {
+/// What init reports on its socket: `started <pid>` or `failed <why>`.
+async fn read_ready(ready: std::os::unix::net::UnixStream) -> Result<(), String> {
     use tokio::io::AsyncReadExt;
-    let mut rx = tokio::net::unix::pipe::Receiver::from_owned_fd(ready)
-        .map_err(|e| format!("the container's ready pipe: {e}"))?;
+    let mut rx = ready
+        .set_nonblocking(true)
+        .and_then(|()| tokio::net::UnixStream::from_std(ready))
+        .map_err(|e| format!("the container's ready socket: {e}"))?;
     let mut buf = Vec::new();
     let mut chunk = [0u8; 512];
     while !buf.contains(&b'\n') && buf.len() < 64 * 1024 {
         match rx.read(&mut chunk).await {
             Ok(0) => break,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) => return Err(format!("the container's ready pipe: {e}")),
+            Err(e) => return Err(format!("the container's ready socket: {e}")),
         }
     }
     let line = String::from_utf8_lossy(&buf);
@@ -383,7 +383,7 @@ async fn read_ready(ready: OwnedFd) -> Result<(), String> {
 
 type Launched = (
     u32,
-    OwnedFd,
+    std::os::unix::net::UnixStream,
     paddock_images::Rootfs,
     Dirs,
     Option<Vec<paddock_proto::container::NetworkInfo>>,
@@ -439,17 +439,6 @@ async fn launch(
         }
     };
     runtime::trace::stage("executor: networks attached");
-    let netns = match attached
-        .as_ref()
-        .map(|a| crate::network::netns::open(&a.netns))
-    {
-        Some(Err(e)) => {
-            cleanup(None, &dirs);
-            return Err(e);
-        }
-        Some(Ok(f)) => Some(f),
-        None => None,
-    };
     let (e, t, i, d) = (env.clone(), task.clone(), info.clone(), dirs.clone());
     let rootfs = tokio::task::spawn_blocking(move || prepare(&e, &t, &i, &store, &image, &d))
         .await
@@ -463,31 +452,21 @@ async fn launch(
             return Err(e);
         }
     };
-    let pipe = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
-        .map_err(|e| format!("cannot create the ready pipe: {e}"));
-    let (ready_rx, ready_tx) = match pipe {
-        Ok(p) => p,
-        Err(e) => {
-            cleanup(Some(&rootfs), &dirs);
-            return Err(e);
-        }
-    };
     let launch = Launch {
         bundle: dirs.run.join("bundle"),
         id: container_id(env),
         state_root: dirs.run.join("state"),
         private_network: loopback_only(info),
-        ready_fd: Some(READY_FD),
+        // The zygote's socket; init is told its fd number.
+        ready_fd: None,
     };
-    super::runner::enter_pid_namespace();
-    let spawned = spawn_init(&launch, task, &ready_tx, netns.as_ref());
-    drop(ready_tx);
-    drop(netns);
+    let netns = attached.as_ref().map(|a| a.netns.clone());
+    let spawned = start_init(env, &launch, netns);
     runtime::trace::stage("executor: init spawned");
     match spawned {
-        Ok(child) => Ok((
+        Ok((child, ready)) => Ok((
             child,
-            ready_rx,
+            ready,
             rootfs,
             dirs,
             attached.map(|a| a.network_infos),
@@ -499,49 +478,34 @@ async fn launch(
     }
 }
 
-/// The fd number of the ready pipe in init.
-const READY_FD: i32 = 3;
-
-/// `paddock init -- ARGV` in container mode. The argv is only for `ps` on
-/// the host: the container runs what its spec says. With `netns`, init
-/// (and so the container) starts in that network namespace.
-fn spawn_init(
+/// Has the zygote become `paddock init` in container mode (see
+/// `paddock_isolation::oci::run`): the container runs what its bundle
+/// says. With `netns`, init (and so the container) starts in that network
+/// namespace.
+fn start_init(
+    env: &ExecutorEnv,
     launch: &Launch,
-    task: &TaskInfo,
-    ready: &OwnedFd,
-    netns: Option<&std::fs::File>,
-) -> Result<u32, String> {
-    use paddock_isolation::spawn::Spawn;
-    use std::os::fd::AsFd;
-    let me = std::env::current_exe().map_err(|e| format!("cannot find the paddock binary: {e}"))?;
-    let argv = [
-        me.clone().into_os_string(),
-        "init".into(),
-        "--".into(),
-        format!("container:{}", task.task_id.value).into(),
-    ];
-    let fail = |e: std::io::Error| format!("cannot start the container's init: {e}");
-    // /proc/self/exe: our own binary even if its path was replaced since.
-    let mut spec = Spawn::new("/proc/self/exe", &argv, None).map_err(fail)?;
-    for key in ["PATH", "RUST_LOG", "LANG", "TZ", runtime::trace::ENV] {
-        if let Some(v) = std::env::var_os(key) {
-            spec.env(key, v).map_err(fail)?;
-        }
-    }
-    for (k, v) in launch.to_env() {
-        spec.env(k, v).map_err(fail)?;
-    }
-    if let Some(parent) = launch.bundle.parent() {
-        spec.current_dir(parent).map_err(fail)?;
-    }
-    // The ready pipe becomes fd 3 (its own fds are close-on-exec); the
-    // forwarded signals stay blocked until init can handle them.
-    spec.pass_fd(ready.as_fd(), READY_FD);
-    if let Some(ns) = netns {
-        spec.network_namespace(ns.as_fd());
-    }
-    spec.keep_blocked(&paddock_isolation::init::FORWARDED.map(|s| s as libc::c_int));
-    paddock_isolation::spawn::spawn_with_our_output(&spec).map_err(fail)
+    netns: Option<PathBuf>,
+) -> Result<(u32, std::os::unix::net::UnixStream), String> {
+    let mut vars: Vec<(std::ffi::OsString, std::ffi::OsString)> =
+        ["PATH", "RUST_LOG", "LANG", "TZ", runtime::trace::ENV]
+            .into_iter()
+            .filter_map(|k| Some((k.into(), std::env::var_os(k)?)))
+            .collect();
+    vars.extend(
+        launch
+            .to_env()
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into())),
+    );
+    let start = paddock_isolation::zygote::Start {
+        argv: vec![format!("container:{}", launch.id).into()],
+        env: vars,
+        cwd: launch.bundle.parent().map(Path::to_path_buf),
+        netns,
+        ready_env: Some(runtime::run::READY_FD_ENV.to_string()),
+    };
+    super::zygote::start(env, &start).map_err(|e| format!("cannot start the container's init: {e}"))
 }
 
 #[cfg(test)]
