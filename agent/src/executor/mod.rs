@@ -61,8 +61,13 @@ pub fn run() -> i32 {
             return 2;
         }
     };
+    // The few blocking jobs (preparing the rootfs, CNI plugins) come at the
+    // launch; an idle thread would linger for tokio's default 10 s, and
+    // every thread on the host is work for each container's pivot_root
+    // (the kernel walks them all) while a burst of tasks starts.
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .thread_keep_alive(Duration::from_millis(200))
         .build()
     {
         Ok(rt) => rt,
