@@ -37,6 +37,8 @@ pub const FD_ENV: &str = "PADDOCK_LAUNCHER_FD";
 pub const ARG: &str = "executor-launcher";
 
 const MAX_MESSAGE: usize = 16 << 20;
+/// A fork takes well under a millisecond; the launcher is gone by then.
+const REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 const TAG_KEY: u8 = 1;
 const TAG_VALUE: u8 = 2;
 const TAG_CWD: u8 = 3;
@@ -139,6 +141,11 @@ impl Launcher {
         }
         let mut child = cmd.spawn()?;
         drop(theirs);
+        // A launcher that stops answering must not hang the agent's launch
+        // path: after this long it counts as gone, and executors are
+        // spawned with exec.
+        ours.set_read_timeout(Some(REPLY_TIMEOUT))?;
+        ours.set_write_timeout(Some(REPLY_TIMEOUT))?;
         let pid = child.id();
         std::thread::Builder::new()
             .name("launcher-reaper".into())
