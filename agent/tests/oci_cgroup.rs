@@ -344,7 +344,12 @@ fn an_image_task_gets_the_cpu_memory_and_pids_limits_of_a_command_task() {
     wait_file(&sandbox, "fork-done");
     let forked: u64 = read(&sandbox.join("forked")).trim().parse().unwrap();
     let fork_err = read(&sandbox.join("fork_err"));
-    assert!(forked < room, "{forked} forks under a limit of {room} more");
+    // At most `room` (the subshell takes one; the executor's idle thread
+    // may exit meanwhile and give one back), out of 1,000 tried.
+    assert!(
+        forked <= room,
+        "{forked} forks under a limit of {room} more"
+    );
     assert!(forked >= room / 2, "only {forked} forks: {fork_err}");
     assert!(fork_err.contains("fork"), "{fork_err}");
     let refused = kv(&pids.join("pids.events"), "max").unwrap_or(0);
