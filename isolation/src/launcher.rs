@@ -31,16 +31,16 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use crate::wire::{EnvReader, EnvTags, MAX_MESSAGE};
+
 /// The variable that names the launcher's socket fd.
 pub const FD_ENV: &str = "PADDOCK_LAUNCHER_FD";
 /// The launcher's argv\[1\]. Its children rename it to "executor".
 pub const ARG: &str = "executor-launcher";
 
-const MAX_MESSAGE: usize = 16 << 20;
 /// A fork takes well under a millisecond; the launcher is gone by then.
 const REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
-const TAG_KEY: u8 = 1;
-const TAG_VALUE: u8 = 2;
+const ENV: EnvTags = EnvTags { name: 1, value: 2 };
 const TAG_CWD: u8 = 3;
 const TAG_STDOUT: u8 = 4;
 const TAG_STDERR: u8 = 5;
@@ -61,10 +61,7 @@ pub struct Launch {
 
 fn encode(l: &Launch) -> Vec<u8> {
     let mut m = crate::wire::Message::default();
-    for (k, v) in &l.env {
-        m.field(TAG_KEY, k.as_bytes());
-        m.field(TAG_VALUE, v.as_bytes());
-    }
+    m.env(ENV, &l.env);
     m.field(TAG_CWD, l.cwd.as_os_str().as_bytes());
     m.field(TAG_STDOUT, l.stdout.as_os_str().as_bytes());
     m.field(TAG_STDERR, l.stderr.as_os_str().as_bytes());
@@ -76,16 +73,13 @@ fn encode(l: &Launch) -> Vec<u8> {
 
 fn decode(body: &[u8]) -> Result<Launch, String> {
     let mut l = Launch::default();
-    let mut key: Option<OsString> = None;
+    let mut env = EnvReader::default();
     for (tag, bytes) in crate::wire::fields(body)? {
+        if env.take(ENV, tag, bytes)? {
+            continue;
+        }
         let path = || PathBuf::from(OsString::from_vec(bytes.to_vec()));
         match tag {
-            TAG_KEY if key.is_some() => return Err("two environment names in a row".into()),
-            TAG_KEY => key = Some(OsString::from_vec(bytes.to_vec())),
-            TAG_VALUE => match key.take() {
-                Some(k) => l.env.push((k, OsString::from_vec(bytes.to_vec()))),
-                None => return Err("an environment value without its name".into()),
-            },
             TAG_CWD => l.cwd = path(),
             TAG_STDOUT => l.stdout = path(),
             TAG_STDERR => l.stderr = path(),
@@ -93,9 +87,7 @@ fn decode(body: &[u8]) -> Result<Launch, String> {
             other => return Err(format!("unknown field {other}")),
         }
     }
-    if key.is_some() {
-        return Err("an environment name without its value".into());
-    }
+    l.env = env.finish()?;
     for (name, p) in [
         ("cwd", &l.cwd),
         ("stdout", &l.stdout),
@@ -285,29 +277,8 @@ fn become_executor(l: &Launch) -> Result<(), String> {
         }
     }
     std::env::set_current_dir(&l.cwd).map_err(|e| format!("cd {}: {e}", l.cwd.display()))?;
-    take_environment(&l.env)?;
-    crate::proctitle::set_argv1(ARG, "executor");
-    Ok(())
-}
-
-/// Replaces this process's whole environment with `env`, for a forked
-/// child that takes on another program's role (an executor, an init).
-/// Only for a single-threaded process.
-pub(crate) fn take_environment(env: &[(OsString, OsString)]) -> Result<(), String> {
-    for (k, v) in env {
-        if k.is_empty() || k.as_bytes().iter().any(|b| *b == b'=' || *b == 0) {
-            return Err(format!("bad environment name {k:?}"));
-        }
-        if v.as_bytes().contains(&0) {
-            return Err(format!("the value of {k:?} contains a NUL byte"));
-        }
-    }
-    for (k, _) in std::env::vars_os() {
-        std::env::remove_var(k);
-    }
-    for (k, v) in env {
-        std::env::set_var(k, v);
-    }
+    crate::forked::take_environment(&l.env)?;
+    crate::forked::set_argv1(ARG, "executor");
     Ok(())
 }
 
@@ -334,7 +305,7 @@ mod tests {
         let b = m.into_bytes();
         assert!(decode(&b[4..]).unwrap_err().contains("no stdout"));
         let mut m = crate::wire::Message::default();
-        m.field(TAG_VALUE, b"v");
+        m.field(ENV.value, b"v");
         let b = m.into_bytes();
         assert!(decode(&b[4..]).unwrap_err().contains("without its name"));
     }

@@ -10,15 +10,15 @@
 //! (`CLONE_VM | CLONE_VFORK`), and `zygote`, the early fork of the executor
 //! that becomes a task's init without an `exec`, and `launcher`, the agent's
 //! single-threaded helper that forks executors without an `exec` (`wire`
-//! is their message format). It has no async code, so the executor can use
+//! is their message format, `forked` what both do to take on their role). It has no async code, so the executor can use
 //! it before its runtime starts.
 
 pub mod cgroups;
+pub mod forked;
 pub mod init;
 pub mod launcher;
 pub mod ns;
 pub mod oci;
-pub mod proctitle;
 pub mod spawn;
 pub mod wire;
 pub mod zygote;

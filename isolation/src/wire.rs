@@ -3,7 +3,19 @@
 //! then fields of one tag byte, a `u32` length and that many bytes. Both
 //! ends are the paddock binary; the reader still checks every length.
 
+use std::ffi::OsString;
 use std::io::Read;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+
+/// A message larger than this is refused (an environment is kilobytes).
+pub const MAX_MESSAGE: usize = 16 << 20;
+
+/// The two tags of environment fields: a name, then its value.
+#[derive(Debug, Clone, Copy)]
+pub struct EnvTags {
+    pub name: u8,
+    pub value: u8,
+}
 
 /// A message being built.
 #[derive(Debug, Default)]
@@ -17,6 +29,14 @@ impl Message {
         self.body
             .extend_from_slice(&(bytes.len() as u32).to_le_bytes());
         self.body.extend_from_slice(bytes);
+    }
+
+    /// Each variable as a name field followed by its value field.
+    pub fn env(&mut self, tags: EnvTags, env: &[(OsString, OsString)]) {
+        for (k, v) in env {
+            self.field(tags.name, k.as_bytes());
+            self.field(tags.value, v.as_bytes());
+        }
     }
 
     /// The message with its length prefix.
@@ -45,6 +65,43 @@ pub fn fields(mut body: &[u8]) -> Result<Vec<(u8, &[u8])>, String> {
         body = next;
     }
     Ok(out)
+}
+
+/// Pairs environment fields back up while a message is decoded: feed it
+/// every field with [`EnvReader::take`], then [`EnvReader::finish`].
+#[derive(Debug, Default)]
+pub struct EnvReader {
+    env: Vec<(OsString, OsString)>,
+    name: Option<OsString>,
+}
+
+impl EnvReader {
+    /// Takes the field if it is an environment field (`Ok(true)`).
+    pub fn take(&mut self, tags: EnvTags, tag: u8, bytes: &[u8]) -> Result<bool, String> {
+        let os = || OsString::from_vec(bytes.to_vec());
+        if tag == tags.name {
+            if self.name.is_some() {
+                return Err("two environment names in a row".into());
+            }
+            self.name = Some(os());
+        } else if tag == tags.value {
+            let name = self
+                .name
+                .take()
+                .ok_or("an environment value without its name")?;
+            self.env.push((name, os()));
+        } else {
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    pub fn finish(self) -> Result<Vec<(OsString, OsString)>, String> {
+        match self.name {
+            Some(_) => Err("an environment name without its value".into()),
+            None => Ok(self.env),
+        }
+    }
 }
 
 /// Reads one message body; `None` at end of file before its first byte.
@@ -89,5 +146,36 @@ mod tests {
         assert!(read_message(&mut &bytes[..], 3).is_err());
         assert!(read_message(&mut &b""[..], 3).unwrap().is_none());
         assert!(read_message(&mut &bytes[..6], 100).is_err());
+    }
+
+    #[test]
+    fn environment_fields_pair_up_and_strays_are_named() {
+        let tags = EnvTags { name: 7, value: 8 };
+        let env: Vec<(OsString, OsString)> =
+            vec![("A".into(), "1".into()), ("B".into(), "".into())];
+        let mut m = Message::default();
+        m.env(tags, &env);
+        m.field(9, b"other");
+        let bytes = m.into_bytes();
+        let mut r = EnvReader::default();
+        let mut others = 0;
+        for (tag, b) in fields(&bytes[4..]).unwrap() {
+            if !r.take(tags, tag, b).unwrap() {
+                others += 1;
+            }
+        }
+        assert_eq!(others, 1);
+        assert_eq!(r.finish().unwrap(), env);
+        let mut r = EnvReader::default();
+        assert!(r
+            .take(tags, 8, b"v")
+            .unwrap_err()
+            .contains("without its name"));
+        let mut r = EnvReader::default();
+        r.take(tags, 7, b"A").unwrap();
+        assert!(r.take(tags, 7, b"B").unwrap_err().contains("in a row"));
+        let mut r = EnvReader::default();
+        r.take(tags, 7, b"A").unwrap();
+        assert!(r.finish().unwrap_err().contains("without its value"));
     }
 }

@@ -35,11 +35,8 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
+use crate::wire::{EnvReader, EnvTags, MAX_MESSAGE};
 use crate::Error;
-
-/// A launch message larger than this is refused (the environment of a
-/// task is kilobytes).
-const MAX_MESSAGE: usize = 16 << 20;
 
 /// What init is to run; see the module doc.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -64,70 +61,47 @@ pub struct Zygote {
 
 impl Zygote {
     /// Forks the zygote. Call it before the process starts any thread.
-    /// `pid_namespace`: make the zygote PID 1 of a new PID namespace
-    /// (without one when that fails, as a non-root caller would).
-    pub fn fork(pid_namespace: bool) -> Result<Zygote, Error> {
+    /// The zygote is PID 1 of a new PID namespace, or runs without one
+    /// when that cannot be made (as for a non-root caller).
+    pub fn fork() -> Result<Zygote, Error> {
+        use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow};
         let err = |what: &str, e: nix::Error| Error::Namespace(format!("zygote: {what}: {e}"));
         let (ours, theirs) =
             UnixStream::pair().map_err(|e| Error::Namespace(format!("zygote: socketpair: {e}")))?;
-        let own_ns = if pid_namespace {
-            match unshare_pid_keeping_own() {
-                Ok(fd) => Some(fd),
-                Err(e) => {
-                    eprintln!("paddock executor: running without a PID namespace: {e}");
-                    None
-                }
-            }
-        } else {
-            None
-        };
-        let mut old = nix::sys::signal::SigSet::empty();
-        nix::sys::signal::sigprocmask(
-            nix::sys::signal::SigmaskHow::SIG_BLOCK,
+        let mut old = SigSet::empty();
+        sigprocmask(
+            SigmaskHow::SIG_BLOCK,
             Some(&crate::init::forwarded_set()),
             Some(&mut old),
         )
         .map_err(|e| err("block signals", e))?;
+        let own_ns = unshare_pid_keeping_own()
+            .map_err(|e| eprintln!("paddock executor: running without a PID namespace: {e}"))
+            .ok();
         // SAFETY: the caller has no other thread (the contract of this
         // function), so the child inherits no lock held elsewhere.
-        let forked = unsafe { nix::unistd::fork() };
-        match forked {
+        let forked = match unsafe { nix::unistd::fork() } {
             Ok(nix::unistd::ForkResult::Child) => {
                 drop(ours);
                 drop(own_ns);
-                let code = serve(theirs);
-                std::process::exit(code);
+                std::process::exit(serve(theirs));
             }
-            Ok(nix::unistd::ForkResult::Parent { child }) => {
-                drop(theirs);
-                let _ = nix::sys::signal::sigprocmask(
-                    nix::sys::signal::SigmaskHow::SIG_SETMASK,
-                    Some(&old),
-                    None,
-                );
-                if let Some(ns) = own_ns {
-                    // Back in our own namespace for children: a thread can
-                    // only be made where the children would be.
-                    nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWPID)
-                        .map_err(|e| err("return to our PID namespace", e))?;
-                }
-                Ok(Zygote {
-                    pid: child.as_raw() as u32,
-                    sock: ours,
-                })
-            }
-            Err(e) => {
-                let _ = nix::sys::signal::sigprocmask(
-                    nix::sys::signal::SigmaskHow::SIG_SETMASK,
-                    Some(&old),
-                    None,
-                );
-                if let Some(ns) = own_ns {
-                    let _ = nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWPID);
-                }
-                Err(err("fork", e))
-            }
+            Ok(nix::unistd::ForkResult::Parent { child }) => Ok(child),
+            Err(e) => Err(e),
+        };
+        // The parent, forked or not: its own mask, and its own namespace
+        // for children again (a thread can only be made where the children
+        // would be).
+        let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+        let back = own_ns.map(|ns| nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWPID));
+        let child = forked.map_err(|e| err("fork", e))?;
+        if let Some(Err(e)) = back {
+            return Err(err("return to our PID namespace", e));
         }
+        Ok(Zygote {
+            pid: child.as_raw() as u32,
+            sock: ours,
+        })
     }
 
     /// The zygote's pid (init's, once started).
@@ -153,8 +127,7 @@ fn unshare_pid_keeping_own() -> Result<OwnedFd, Error> {
 }
 
 const TAG_ARG: u8 = 1;
-const TAG_KEY: u8 = 2;
-const TAG_VALUE: u8 = 3;
+const ENV: EnvTags = EnvTags { name: 2, value: 3 };
 const TAG_CWD: u8 = 4;
 const TAG_NETNS: u8 = 5;
 const TAG_READY_ENV: u8 = 6;
@@ -164,10 +137,7 @@ fn encode(s: &Start) -> Vec<u8> {
     for a in &s.argv {
         m.field(TAG_ARG, a.as_bytes());
     }
-    for (k, v) in &s.env {
-        m.field(TAG_KEY, k.as_bytes());
-        m.field(TAG_VALUE, v.as_bytes());
-    }
+    m.env(ENV, &s.env);
     if let Some(c) = &s.cwd {
         m.field(TAG_CWD, c.as_os_str().as_bytes());
     }
@@ -183,17 +153,14 @@ fn encode(s: &Start) -> Vec<u8> {
 /// Parses a message body (without its length prefix).
 fn decode(body: &[u8]) -> Result<Start, String> {
     let mut s = Start::default();
-    let mut key: Option<OsString> = None;
+    let mut env = EnvReader::default();
     for (tag, bytes) in crate::wire::fields(body)? {
+        if env.take(ENV, tag, bytes)? {
+            continue;
+        }
         let os = || OsString::from_vec(bytes.to_vec());
         match tag {
             TAG_ARG => s.argv.push(os()),
-            TAG_KEY if key.is_some() => return Err("two environment names in a row".into()),
-            TAG_KEY => key = Some(os()),
-            TAG_VALUE => match key.take() {
-                Some(k) => s.env.push((k, os())),
-                None => return Err("an environment value without its name".into()),
-            },
             TAG_CWD => s.cwd = Some(PathBuf::from(os())),
             TAG_NETNS => s.netns = Some(PathBuf::from(os())),
             TAG_READY_ENV => {
@@ -203,9 +170,7 @@ fn decode(body: &[u8]) -> Result<Start, String> {
             other => return Err(format!("unknown field {other}")),
         }
     }
-    if key.is_some() {
-        return Err("an environment name without its value".into());
-    }
+    s.env = env.finish()?;
     Ok(s)
 }
 
@@ -229,7 +194,7 @@ fn serve(mut sock: UnixStream) -> i32 {
     if let Err(e) = become_init(&start, &sock) {
         return fail(&mut sock, &e);
     }
-    crate::proctitle::set_argv1("executor", "init");
+    crate::forked::set_argv1("executor", "init");
     let argv: Vec<String> = start
         .argv
         .iter()
@@ -244,7 +209,7 @@ fn serve(mut sock: UnixStream) -> i32 {
 
 /// Takes on init's environment, directory and network namespace.
 fn become_init(start: &Start, sock: &UnixStream) -> Result<(), String> {
-    crate::launcher::take_environment(&start.env)?;
+    crate::forked::take_environment(&start.env)?;
     if let Some(name) = &start.ready_env {
         std::env::set_var(name, sock.as_raw_fd().to_string());
     }
@@ -290,13 +255,13 @@ mod tests {
         assert!(decode(&msg[4..msg.len() - 1])
             .unwrap_err()
             .contains("longer"));
-        assert!(decode(&[TAG_VALUE, 0, 0, 0, 0])
+        assert!(decode(&[ENV.value, 0, 0, 0, 0])
             .unwrap_err()
             .contains("without its name"));
-        assert!(decode(&[TAG_KEY, 0, 0, 0, 0])
+        assert!(decode(&[ENV.name, 0, 0, 0, 0])
             .unwrap_err()
             .contains("without its value"));
-        assert!(decode(&[TAG_KEY, 0, 0, 0, 0, TAG_KEY, 0, 0, 0, 0])
+        assert!(decode(&[ENV.name, 0, 0, 0, 0, ENV.name, 0, 0, 0, 0])
             .unwrap_err()
             .contains("in a row"));
         assert!(decode(&[9, 0, 0, 0, 0]).unwrap_err().contains("unknown"));

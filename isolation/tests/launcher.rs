@@ -19,18 +19,13 @@ impl Drop for Cleanup {
     }
 }
 
+/// Blocks until `pid` exits: our child, so `waitpid` sees it (nextest's
+/// timeout bounds a hang).
 fn wait_exit(pid: u32) -> i32 {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-        let p = nix::unistd::Pid::from_raw(pid as i32);
-        match waitpid(p, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(_, code)) => return code,
-            Ok(WaitStatus::StillAlive) => {}
-            other => panic!("waitpid({pid}): {other:?} (not our child?)"),
-        }
-        assert!(Instant::now() < deadline, "executor {pid} did not exit");
-        std::thread::sleep(Duration::from_millis(10));
+    use nix::sys::wait::{waitpid, WaitStatus};
+    match waitpid(nix::unistd::Pid::from_raw(pid as i32), None) {
+        Ok(WaitStatus::Exited(_, code)) => code,
+        other => panic!("waitpid({pid}): {other:?} (not our child?)"),
     }
 }
 

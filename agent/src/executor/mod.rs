@@ -53,7 +53,7 @@ pub fn run() -> i32 {
     // A memory-limited container should lose its task, not its executor.
     let _ = std::fs::write("/proc/self/oom_score_adj", "-999");
     // Still before any thread: the copy of us that becomes the task's init.
-    zygote::keep(paddock_isolation::zygote::Zygote::fork(true).map_err(|e| e.to_string()));
+    zygote::keep(paddock_isolation::zygote::Zygote::fork().map_err(|e| e.to_string()));
     let env = match ExecutorEnv::from_env() {
         Ok(e) => e,
         Err(e) => {

@@ -12,7 +12,7 @@
 //!    resolved in the rootfs; `paddock_isolation::oci` builds the OCI spec
 //!    (namespaces, default capabilities, seccomp, the sandbox at
 //!    /mnt/mesos/sandbox) into `<…>/bundle/config.json`.
-//! 4. `paddock init` (single-threaded, PID 1 of the executor's PID
+//! 4. Init (the executor's zygote: single-threaded, PID 1 of the task's PID
 //!    namespace) has libcontainer create and start the container in the
 //!    task's cgroup, forwards signals and reaps it.
 //! 5. When it has exited, the rootfs is unmounted and `<work_dir>/oci/<container>`

@@ -1,6 +1,31 @@
-//! What `ps` shows: a process forked from another (not exec'd) still has
-//! its parent's argv. [`set_argv1`] rewrites argv\[1\] in the process's
-//! own argv area, as setproctitle does.
+//! What a process that was forked into another role (the zygote becoming
+//! init, a launcher's child becoming an executor), not exec'd, must do
+//! itself: take on its new environment, and show its new name in `ps`,
+//! where it would otherwise still have its parent's argv.
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
+
+/// Replaces this process's whole environment with `env`, for a forked
+/// child that takes on another program's role (an executor, an init).
+/// Only for a single-threaded process.
+pub fn take_environment(env: &[(OsString, OsString)]) -> Result<(), String> {
+    for (k, v) in env {
+        if k.is_empty() || k.as_bytes().iter().any(|b| *b == b'=' || *b == 0) {
+            return Err(format!("bad environment name {k:?}"));
+        }
+        if v.as_bytes().contains(&0) {
+            return Err(format!("the value of {k:?} contains a NUL byte"));
+        }
+    }
+    for (k, _) in std::env::vars_os() {
+        std::env::remove_var(k);
+    }
+    for (k, v) in env {
+        std::env::set_var(k, v);
+    }
+    Ok(())
+}
 
 /// Replaces argv\[1\] `from` with `to` (no longer than `from`) in
 /// `/proc/self/cmdline`; does nothing if argv\[1\] is not `from`.
