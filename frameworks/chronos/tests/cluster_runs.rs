@@ -90,9 +90,13 @@ fn scheduled_dependent_and_failing_jobs_run_as_tasks() {
     std::fs::create_dir_all(&out).unwrap();
     let mut chronos = Chronos::start(cluster.master_port, &cluster.dir.path().join("chronos"));
     let tick_log = out.join("tick.log");
+    // tick's first run comes after `after` (its dependent) exists: a run
+    // that starts at once can finish before the next POST lands, and the
+    // dependent would miss that success.
+    let first = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(2);
     chronos.api.post(
         "/v1/scheduler/iso8601",
-        json!({"name": "tick", "schedule": "R3//PT2S", "cpus": 0.1, "mem": 32,
+        json!({"name": "tick", "schedule": format!("R3/{first}/PT2S"), "cpus": 0.1, "mem": 32,
                "command": format!("echo \"$CHRONOS_JOB_RUN_TIME\" >> {}", tick_log.display())}),
     );
     chronos.api.post(
