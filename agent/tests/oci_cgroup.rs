@@ -175,6 +175,9 @@ const PROBE: &str = "B=/bin/busybox; cd /mnt/mesos/sandbox; \
     else \
       $B cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max > limits_inside 2>&1; \
     fi; \
+    L=/sys/fs/cgroup/memory/memory.limit_in_bytes; [ -e $L ] || L=/sys/fs/cgroup/memory.max; \
+    v=$($B cat $L); if ( echo $v > $L ) 2> cgroup_write_err; then echo written; else echo refused; fi > cgroup_write; \
+    $B ls /sys/fs/cgroup > cgroup_ls; \
     $B grep ' / ' /proc/mounts > root_mount; \
     if echo scratch > /tmp/w 2> rootfs_err; then echo writable; else echo read-only; fi > rootfs; \
     $B grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status > status; \
@@ -299,6 +302,27 @@ fn an_image_task_gets_the_cpu_memory_and_pids_limits_of_a_command_task() {
     );
     // The same values inside, through the container's /sys/fs/cgroup.
     assert_eq!(read(&sandbox.join("limits_inside")), limits);
+    // ... which a task running as root can read but not raise.
+    assert_eq!(
+        read(&sandbox.join("cgroup_write")),
+        "refused\n",
+        "the container could write its own memory limit"
+    );
+    let write_err = read(&sandbox.join("cgroup_write_err"));
+    assert!(write_err.contains("Read-only file system"), "{write_err}");
+    // On v1 it sees only the hierarchies that limit it.
+    let seen = read(&sandbox.join("cgroup_ls"));
+    if mode == Mode::V1 {
+        assert!(seen.lines().any(|l| l == "memory"), "{seen}");
+        assert!(
+            seen.lines().all(|l| l
+                .split(',')
+                .all(|c| ["cpu", "cpuacct", "memory", "pids"].contains(&c))),
+            "{seen}"
+        );
+    } else {
+        assert!(seen.lines().any(|l| l == "memory.max"), "{seen}");
+    }
 
     // The busy loop is throttled to its quota.
     let cpu_stat = dir("cpu").join("cpu.stat");

@@ -7,6 +7,7 @@
 //! init` has libcontainer (youki) run the container and supervises it.
 
 pub mod caps;
+pub mod cgroup_view;
 pub mod run;
 pub mod seccomp;
 pub mod spec;

@@ -38,6 +38,10 @@ pub struct ContainerConfig {
     /// A network namespace of the container's own, with loopback only.
     /// Host networking otherwise.
     pub private_network: bool,
+    /// On a v1 host, the read-only binds of the container's own cgroups
+    /// that make up its `/sys/fs/cgroup` (see `cgroup_view`). `None`: the
+    /// namespaced cgroup mount of the default mounts (v2).
+    pub cgroup_view: Option<Vec<Bind>>,
 }
 
 /// The namespaces every container gets. The network namespace is created
@@ -59,6 +63,20 @@ fn bind_mount(b: &Bind) -> Mount {
         .set_typ(Some("bind".into()))
         .set_source(Some(b.source.clone()))
         .set_options(Some(options));
+    m
+}
+
+/// The tmpfs at /sys/fs/cgroup that holds a v1 container's cgroup binds.
+fn cgroup_tmpfs() -> Mount {
+    let mut m = Mount::default();
+    m.set_destination(PathBuf::from(super::cgroup_view::CGROUP_ROOT))
+        .set_typ(Some("tmpfs".into()))
+        .set_source(Some("tmpfs".into()))
+        .set_options(Some(
+            ["nosuid", "nodev", "noexec", "mode=755", "size=64k"]
+                .map(String::from)
+                .to_vec(),
+        ));
     m
 }
 
@@ -133,6 +151,11 @@ pub fn build(cfg: &ContainerConfig) -> Result<Spec, String> {
     spec.set_process(Some(process));
 
     let mut mounts = oci_spec::runtime::get_default_mounts();
+    if let Some(view) = &cfg.cgroup_view {
+        mounts.retain(|m| m.typ().as_deref() != Some("cgroup"));
+        mounts.push(cgroup_tmpfs());
+        mounts.extend(view.iter().map(bind_mount));
+    }
     mounts.extend(cfg.binds.iter().map(bind_mount));
     spec.set_mounts(Some(mounts));
 
@@ -185,6 +208,7 @@ mod tests {
             }],
             cgroups_path: "/paddock/c1".into(),
             private_network: false,
+            cgroup_view: None,
         }
     }
 
@@ -206,13 +230,7 @@ mod tests {
         assert_eq!(v["process"]["env"][1], "HOME=/root");
         assert_eq!(v["linux"]["cgroupsPath"], "/paddock/c1");
         assert_eq!(v["linux"]["seccomp"]["defaultAction"], "SCMP_ACT_ALLOW");
-        let sandbox = v["mounts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["destination"] == "/mnt/mesos/sandbox")
-            .cloned()
-            .unwrap_or_default();
+        let sandbox = mount_at(&v, "/mnt/mesos/sandbox");
         assert_eq!(sandbox["source"], "/sb");
         assert!(v["mounts"]
             .as_array()
@@ -251,5 +269,67 @@ mod tests {
         let mut c = cfg();
         c.argv.clear();
         assert!(build(&c).unwrap_err().contains("argv"));
+    }
+
+    /// The mount at `dest` in spec `v` (JSON null if none).
+    fn mount_at(v: &serde_json::Value, dest: &str) -> serde_json::Value {
+        v["mounts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|m| m["destination"] == dest)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn mounts_at(v: &serde_json::Value, prefix: &str) -> Vec<(String, String)> {
+        v["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["destination"].as_str().unwrap().starts_with(prefix))
+            .map(|m| {
+                let d = m["destination"].as_str().unwrap().to_string();
+                (d, m["type"].as_str().unwrap_or_default().to_string())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn v2_keeps_the_namespaced_cgroup_mount() {
+        let v = serde_json::to_value(build(&cfg()).unwrap()).unwrap();
+        assert_eq!(
+            mounts_at(&v, "/sys/fs/cgroup"),
+            [("/sys/fs/cgroup".to_string(), "cgroup".to_string())]
+        );
+    }
+
+    #[test]
+    fn a_v1_view_replaces_it_with_a_tmpfs_and_read_only_binds() {
+        let mut c = cfg();
+        c.cgroup_view = Some(super::super::cgroup_view::v1_binds(
+            "3:memory:/paddock/c1\n2:devices:/paddock/c1\n",
+            std::path::Path::new("/sys/fs/cgroup"),
+        ));
+        let v = serde_json::to_value(build(&c).unwrap()).unwrap();
+        assert_eq!(
+            mounts_at(&v, "/sys/fs/cgroup"),
+            [
+                ("/sys/fs/cgroup".to_string(), "tmpfs".to_string()),
+                ("/sys/fs/cgroup/memory".to_string(), "bind".to_string())
+            ]
+        );
+        let mem = mount_at(&v, "/sys/fs/cgroup/memory");
+        assert_eq!(mem["source"], "/sys/fs/cgroup/memory/paddock/c1");
+        assert!(mem["options"].as_array().unwrap().iter().any(|o| o == "ro"));
+        // The view comes before the task's own binds.
+        let dests: Vec<&str> = v["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|m| m["destination"].as_str())
+            .collect();
+        let at = |d: &str| dests.iter().position(|x| *x == d).unwrap();
+        assert!(at("/sys/fs/cgroup/memory") < at("/mnt/mesos/sandbox"));
     }
 }

@@ -212,6 +212,7 @@ fn prepare(
             },
             cgroups_path,
             private_network: loopback_only(info),
+            cgroup_view: cgroup_view(&cgroup_text)?,
         };
         runtime::write_bundle(&dirs.run.join("bundle"), &cfg)
     })();
@@ -220,6 +221,20 @@ fn prepare(
         return Err(e);
     }
     Ok(rootfs)
+}
+
+/// The container's `/sys/fs/cgroup` on a v1 host: its own cgroup in each
+/// hierarchy that limits it, read-only (`runtime::cgroup_view`); `None`
+/// on v2. A viewed hierarchy the host does not have is left out.
+fn cgroup_view(proc_self_cgroup: &str) -> Result<Option<Vec<Bind>>, String> {
+    let mode = paddock_isolation::cgroups::detect_mode().map_err(|e| e.to_string())?;
+    if mode == paddock_isolation::cgroups::Mode::V2 {
+        return Ok(None);
+    }
+    let root = Path::new(runtime::cgroup_view::CGROUP_ROOT);
+    let mut view = runtime::cgroup_view::v1_binds(proc_self_cgroup, root);
+    view.retain(|b| b.source.is_dir());
+    Ok(Some(view))
 }
 
 /// A namespace of the container's own with loopback only: `network_infos`
