@@ -6,8 +6,9 @@
 //!   and executor pid of each live container (written before the executor
 //!   starts, rewritten when it changes);
 //! - `updates/<hex framework id>/<hex task id>.jsonl`: each task's
-//!   status-update stream, one `{"update":…}` or `{"ack":"uuid"}` per line,
-//!   fsync'd before the executor is told 202.
+//!   status-update stream, one `{"update":…}` or `{"ack":"uuid"}` per line;
+//!   an update is fsync'd before the executor is told 202, an ack is not
+//!   (see `Checkpoint::append`).
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -147,7 +148,12 @@ impl Checkpoint {
             .join(format!("{}.jsonl", hex(&task.value)))
     }
 
-    /// Appends one record and fsyncs it.
+    /// Appends one record; an update is fsync'd before this returns, an
+    /// acknowledgement is not. An ack lost in a host crash only makes the
+    /// recovered agent send that update again, which the at-least-once
+    /// protocol allows (schedulers dedupe by uuid, as with any retry),
+    /// whereas its fsync was a second disk flush per status update on the
+    /// agent's serial path.
     pub fn append(
         &self,
         fw: &FrameworkId,
@@ -162,7 +168,10 @@ impl Checkpoint {
         line.push(b'\n');
         let mut f = OpenOptions::new().create(true).append(true).open(&path)?;
         f.write_all(&line)?;
-        f.sync_data()
+        match rec {
+            StreamRecord::Update(_) => f.sync_data(),
+            StreamRecord::Ack(_) => Ok(()),
+        }
     }
 
     /// A stream's records; a torn last line (crash mid-write) is dropped.
