@@ -2,7 +2,7 @@
 //! command line ([`args`]), a `paddock dev` per run and the cleanup of its
 //! cgroups ([`dev`]), a standalone master ([`master`]), image tasks and
 //! the warm-up pull ([`image_tasks`]), simulated agents and a master +
-//! Marathon for them ([`marathon_sim`]),
+//! Marathon for them ([`marathon_sim`]), the `runc` baseline ([`runc`]),
 //! latency summaries and process memory readings. Figures go in
 //! BENCHMARKS.md with the exact command that produced them.
 
@@ -11,6 +11,7 @@ pub mod dev;
 pub mod image_tasks;
 pub mod marathon_sim;
 pub mod master;
+pub mod runc;
 
 use std::time::Duration;
 

@@ -15,8 +15,15 @@
 //!
 //! Needs root, docker-registry, skopeo and busybox-static.
 //!
+//! With `--runc 1` it first starts as many `runc run --detach` containers
+//! of the same rootfs (host network, read-only root, a memory limit), as
+//! many at a time as there are CPUs, and prints Paddock's time against
+//! theirs: a baseline taken on the same machine minutes apart, which the
+//! noise of a shared host affects alike. runc does strictly less (no
+//! scheduler, no executor, no status updates).
+//!
 //! cargo build --release -p paddock -p paddock-bench
-//! PADDOCK_BIN=target/release/paddock target/release/oci_bulk --tasks 1000 --timeout 120
+//! PADDOCK_BIN=target/release/paddock target/release/oci_bulk --tasks 1000 --timeout 120 [--runc 1]
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,7 +31,7 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use paddock_bench::image_tasks::{image_task, warm_up};
-use paddock_bench::{arg, Dev};
+use paddock_bench::{arg, runc, Dev};
 use paddock_images::testing::LocalRegistry;
 use paddock_tests::get_json;
 use paddock_tests::scheduler::Scheduler;
@@ -177,8 +184,65 @@ fn containers_cpu(cgroup_root: &str) -> f64 {
     .unwrap_or(f64::NAN)
 }
 
+/// The host's steal and idle time so far, in seconds over all CPUs, from
+/// the first line of /proc/stat (fields 8 and 4). Steal is time the
+/// hypervisor gave this VM's CPUs to someone else: on a shared host it
+/// explains runs in which the same work takes twice the CPU.
+fn host_steal_idle() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let f: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .skip(1)
+        .map(|v| v.parse().unwrap_or(0.0))
+        .collect();
+    let at = |i: usize| f.get(i).copied().unwrap_or(0.0) / 100.0;
+    (at(7), at(3))
+}
+
+/// Waits (up to `limit`) until the CPUs are at least 80% idle over 2 s: a
+/// teardown of many containers keeps the machine busy after a burst.
+fn wait_quiet(limit: Duration) {
+    let t0 = Instant::now();
+    let cpus = std::thread::available_parallelism().map_or(2, |p| p.get()) as f64;
+    while t0.elapsed() < limit {
+        let (_, idle0) = host_steal_idle();
+        std::thread::sleep(Duration::from_secs(2));
+        let (_, idle1) = host_steal_idle();
+        if (idle1 - idle0) / (2.0 * cpus) > 0.8 {
+            return;
+        }
+    }
+}
+
+/// The runc baseline: `total` containers of `image`'s rootfs, then their
+/// removal and a quiet machine again.
+fn runc_baseline(dev_dir: &std::path::Path, image: &str, total: usize) -> Duration {
+    let rootfs = runc::rootfs_of(dev_dir, image);
+    let bundle = runc::bundle(
+        dev_dir,
+        &rootfs.path,
+        &runc::BundleOptions {
+            name: "runc-bulk",
+            readonly: true,
+            host_network: true,
+            memory_limit: Some((MEM * 1024.0 * 1024.0) as u64 * 4),
+        },
+    );
+    let prefix = format!("paddock-bench-runcbulk-{}", std::process::id());
+    let logs = dev_dir.join("runc-logs");
+    std::fs::create_dir_all(&logs).expect("runc log dir");
+    let took = runc::burst(&bundle, &prefix, total, &logs);
+    runc::remove_burst(&prefix, total);
+    wait_quiet(Duration::from_secs(120));
+    took
+}
+
 fn main() {
     let total = arg("--tasks", 1000);
+    let with_runc = arg("--runc", 0) > 0;
     let limit = Duration::from_secs(arg("--timeout", 120) as u64);
     let registry = LocalRegistry::start().unwrap_or_else(|e| panic!("registry: {e}"));
     let image = registry
@@ -194,6 +258,7 @@ fn main() {
     let master = dev.master.clone();
     let mut s = Scheduler::subscribe(&master, json!({"user": "root", "name": "oci-bulk"}));
     warm_up(&mut s, &image, CPUS, MEM);
+    let runc_took = with_runc.then(|| runc_baseline(dev.dir.path(), &image, total));
 
     let acks = acker(&s);
     let stop = Arc::new(AtomicBool::new(false));
@@ -206,6 +271,7 @@ fn main() {
     let (mut launched, mut running, mut failed) = (0usize, 0usize, 0usize);
     let mut accepts = 0;
     let cpu0 = (process_cpu(dev.proc.pid()), containers_cpu(&cgroup_root));
+    let host0 = host_steal_idle();
     let t0 = Instant::now();
     let t0_us = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -270,6 +336,7 @@ fn main() {
         }
     }
     let cpu1 = (process_cpu(dev.proc.pid()), containers_cpu(&cgroup_root));
+    let host1 = host_steal_idle();
     stop.store(true, Ordering::Relaxed);
     let w = watcher.join().expect("watcher");
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
@@ -295,6 +362,19 @@ fn main() {
         "CPU during the launches: paddock dev (master + agent) {:.1} s, containers (executors, inits, tasks) {:.1} s",
         cpu1.0 - cpu0.0,
         cpu1.1 - cpu0.1
+    );
+    if let (Some(r), Some(d)) = (runc_took, all_running) {
+        println!(
+            "runc baseline: {total} x runc run --detach, {} at a time, all running after {:.2} s; paddock/runc {:.2}x",
+            std::thread::available_parallelism().map_or(2, |p| p.get()),
+            r.as_secs_f64(),
+            d.as_secs_f64() / r.as_secs_f64()
+        );
+    }
+    println!(
+        "host during the launches: steal {:.1} s, idle {:.1} s (over all CPUs)",
+        host1.0 - host0.0,
+        host1.1 - host0.1
     );
     if std::env::var_os("PADDOCK_LAUNCH_TRACE").is_some() {
         println!("stage: first / median / last ms from the first ACCEPT (count)");

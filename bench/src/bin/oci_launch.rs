@@ -13,36 +13,18 @@
 //! timestamp at each launch stage, and this prints the median time from
 //! the ACCEPT to each stage.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use paddock_bench::image_tasks::{image_task, warm_up};
-use paddock_bench::{arg, summary, Dev};
+use paddock_bench::{arg, runc, summary, Dev};
 use paddock_images::testing::LocalRegistry;
-use paddock_images::{ImageStore, RootfsMode};
 use paddock_tests::scheduler::Scheduler;
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// Each task's share.
 const CPUS: f64 = 0.1;
 const MEM: f64 = 32.0;
-
-/// The image store of `paddock dev`'s agent.
-fn find_store(dir: &Path) -> Option<PathBuf> {
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        if d.file_name().is_some_and(|n| n == "images") && d.join("layers").is_dir() {
-            return Some(d);
-        }
-        for e in std::fs::read_dir(&d).ok()?.flatten() {
-            if e.file_type().is_ok_and(|t| t.is_dir()) {
-                stack.push(e.path());
-            }
-        }
-    }
-    None
-}
 
 fn now_us() -> u128 {
     std::time::SystemTime::now()
@@ -109,58 +91,10 @@ fn trace_report(dir: &Path, windows: &[(u128, u128)]) {
     }
 }
 
-fn run_ok(cmd: &mut Command, what: &str) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
-    assert!(
-        out.status.success(),
-        "{what} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A bundle from `runc spec` whose root is `rootfs`, running `sleep 1000`.
-fn runc_bundle(dir: &Path, rootfs: &Path) -> PathBuf {
-    let bundle = dir.join("runc-bundle");
-    std::fs::create_dir_all(&bundle).expect("bundle dir");
-    run_ok(
-        Command::new("runc").arg("spec").current_dir(&bundle),
-        "runc spec",
-    );
-    let path = bundle.join("config.json");
-    let mut spec: Value =
-        serde_json::from_slice(&std::fs::read(&path).expect("config.json")).expect("spec json");
-    spec["root"] = json!({"path": rootfs, "readonly": false});
-    spec["process"]["terminal"] = json!(false);
-    spec["process"]["args"] = json!(["/bin/busybox", "sleep", "1000"]);
-    std::fs::write(&path, spec.to_string()).expect("write config.json");
-    bundle
-}
-
-/// `runc run --detach`: returns once the container's process runs.
-/// The container inherits runc's stdio, so it goes to a file: a pipe would
-/// stay open as long as the container runs.
+/// One `runc run --detach` of `bundle`, then its removal.
 fn runc_once(bundle: &Path, id: &str, log: &Path) -> Duration {
-    let err = std::fs::File::create(log).expect("runc log");
-    let t0 = Instant::now();
-    let status = Command::new("runc")
-        .args(["run", "--detach", "--bundle"])
-        .arg(bundle)
-        .arg(id)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(err)
-        .status()
-        .expect("run runc");
-    let elapsed = t0.elapsed();
-    assert!(
-        status.success(),
-        "runc run failed: {}",
-        std::fs::read_to_string(log).unwrap_or_default()
-    );
-    let _ = Command::new("runc").args(["kill", id, "KILL"]).output();
-    let _ = Command::new("runc")
-        .args(["delete", "--force", id])
-        .output();
+    let elapsed = runc::run_detached(bundle, id, log);
+    runc::remove(id);
     elapsed
 }
 
@@ -179,14 +113,17 @@ fn main() {
     let mut s = Scheduler::subscribe(&dev.master, json!({"user": "root", "name": "oci-launch"}));
     warm_up(&mut s, &image, CPUS, MEM);
 
-    let store_root = find_store(dir.path()).expect("the agent's image store");
-    let store = ImageStore::open(&store_root).expect("open the store");
-    let img = store.image(&image).expect("the pulled image");
-    let runc_dir = dir.path().join("runc");
-    let rootfs = store
-        .prepare_rootfs(&img, &runc_dir, RootfsMode::Copy)
-        .expect("runc rootfs");
-    let bundle = runc_bundle(dir.path(), &rootfs.path);
+    let rootfs = runc::rootfs_of(dir.path(), &image);
+    let bundle = runc::bundle(
+        dir.path(),
+        &rootfs.path,
+        &runc::BundleOptions {
+            name: "runc-bundle",
+            readonly: false,
+            host_network: false,
+            memory_limit: None,
+        },
+    );
 
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     let mut windows = Vec::new();
