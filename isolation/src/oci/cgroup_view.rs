@@ -24,30 +24,30 @@ pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 /// The v1 controllers whose hierarchy a container sees.
 pub const VIEWED_V1: [&str; 4] = ["cpu", "cpuacct", "memory", "pids"];
 
-/// The read-only binds of the container's own cgroups, from the
-/// executor's `/proc/self/cgroup` (the container's cgroup is the
-/// executor's): one per viewed hierarchy, named as the host names it
+/// The read-only binds of the container's own cgroup `cgroups_path` (its
+/// spec's `cgroupsPath`, which libcontainer uses in every hierarchy), in
+/// the hierarchies that the executor's `/proc/self/cgroup` lists: one per
+/// viewed hierarchy, named as the host names it
 /// (`memory`, or `cpu,cpuacct` when co-mounted), plus one per controller
 /// of a co-mounted hierarchy, so `/sys/fs/cgroup/cpu` exists either way
 /// (the host has symlinks for that; spec mounts cannot make symlinks).
 /// Named hierarchies (`name=systemd`) and the cgroup2 line are skipped.
-pub fn v1_binds(proc_self_cgroup: &str, host_root: &Path) -> Vec<Bind> {
+pub fn v1_binds(proc_self_cgroup: &str, cgroups_path: &Path, host_root: &Path) -> Vec<Bind> {
+    let rel = cgroups_path.strip_prefix("/").unwrap_or(cgroups_path);
     let mut out = Vec::new();
     for line in proc_self_cgroup.lines() {
         let mut f = line.splitn(3, ':');
-        let (Some(_), Some(controllers), Some(path)) = (f.next(), f.next(), f.next()) else {
+        let (Some(_), Some(controllers), Some(_)) = (f.next(), f.next(), f.next()) else {
             continue;
         };
         let viewed: Vec<&str> = controllers
             .split(',')
             .filter(|c| VIEWED_V1.contains(c))
             .collect();
-        if viewed.is_empty() || !path.starts_with('/') {
+        if viewed.is_empty() || controllers.contains('/') {
             continue;
         }
-        let source: PathBuf = host_root
-            .join(controllers)
-            .join(path.trim_start_matches('/'));
+        let source: PathBuf = host_root.join(controllers).join(rel);
         let mut names = vec![controllers];
         if controllers.contains(',') {
             names.extend(viewed);
@@ -82,7 +82,11 @@ mod tests {
 
     #[test]
     fn only_the_limiting_hierarchies_are_seen_read_only() {
-        let b = v1_binds(SEPARATE, Path::new("/sys/fs/cgroup"));
+        let b = v1_binds(
+            SEPARATE,
+            Path::new("/paddock/c1"),
+            Path::new("/sys/fs/cgroup"),
+        );
         assert_eq!(
             dests(&b),
             [
@@ -98,8 +102,11 @@ mod tests {
 
     #[test]
     fn a_comounted_hierarchy_is_seen_under_each_name() {
+        // The cpu line still shows the agent's cgroup (a join not made
+        // yet): the container's cgroup is cgroupsPath all the same.
         let b = v1_binds(
-            "4:cpu,cpuacct:/paddock/c1\n3:net_cls,net_prio:/\n",
+            "4:cpu,cpuacct:/paddock\n3:net_cls,net_prio:/\n",
+            Path::new("/paddock/c1"),
             Path::new("/h"),
         );
         assert_eq!(
@@ -118,7 +125,8 @@ mod tests {
     #[test]
     fn garbage_lines_are_skipped() {
         let b = v1_binds(
-            "nonsense\n5:memory\n6:pids:relative\n:::\n",
+            "nonsense\n5:memory\n6:pids/../x:/\n:::\n",
+            Path::new("/c"),
             Path::new("/h"),
         );
         assert!(b.is_empty(), "{b:?}");

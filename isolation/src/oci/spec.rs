@@ -309,6 +309,7 @@ mod tests {
         let mut c = cfg();
         c.cgroup_view = Some(super::super::cgroup_view::v1_binds(
             "3:memory:/paddock/c1\n2:devices:/paddock/c1\n",
+            std::path::Path::new("/paddock/c1"),
             std::path::Path::new("/sys/fs/cgroup"),
         ));
         let v = serde_json::to_value(build(&c).unwrap()).unwrap();

@@ -195,6 +195,7 @@ fn prepare(
         let cgroups_path = own_cgroup(&cgroup_text)
             .filter(|p| p != Path::new("/"))
             .ok_or("the executor is not in a task cgroup")?;
+        let cgroup_view = cgroup_view(&cgroup_text, &cgroups_path)?;
         let cfg = ContainerConfig {
             rootfs: rootfs.path.clone(),
             argv: p.argv,
@@ -212,7 +213,7 @@ fn prepare(
             },
             cgroups_path,
             private_network: loopback_only(info),
-            cgroup_view: cgroup_view(&cgroup_text)?,
+            cgroup_view,
         };
         runtime::write_bundle(&dirs.run.join("bundle"), &cfg)
     })();
@@ -226,13 +227,13 @@ fn prepare(
 /// The container's `/sys/fs/cgroup` on a v1 host: its own cgroup in each
 /// hierarchy that limits it, read-only (`runtime::cgroup_view`); `None`
 /// on v2. A viewed hierarchy the host does not have is left out.
-fn cgroup_view(proc_self_cgroup: &str) -> Result<Option<Vec<Bind>>, String> {
+fn cgroup_view(proc_self_cgroup: &str, cgroups_path: &Path) -> Result<Option<Vec<Bind>>, String> {
     let mode = paddock_isolation::cgroups::detect_mode().map_err(|e| e.to_string())?;
     if mode == paddock_isolation::cgroups::Mode::V2 {
         return Ok(None);
     }
     let root = Path::new(runtime::cgroup_view::CGROUP_ROOT);
-    let mut view = runtime::cgroup_view::v1_binds(proc_self_cgroup, root);
+    let mut view = runtime::cgroup_view::v1_binds(proc_self_cgroup, cgroups_path, root);
     view.retain(|b| b.source.is_dir());
     Ok(Some(view))
 }
