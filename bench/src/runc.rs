@@ -118,10 +118,15 @@ pub fn remove(id: &str) {
         .output();
 }
 
-/// Runs `f(i)` for every `i < n` on as many threads as there are CPUs.
+/// How many containers a burst starts at a time: one per CPU.
+pub fn parallelism() -> usize {
+    std::thread::available_parallelism().map_or(2, |p| p.get())
+}
+
+/// Runs `f(i)` for every `i < n` on [`parallelism`] threads.
 fn on_every_cpu(n: usize, f: impl Fn(usize) + Sync) {
     let next = AtomicUsize::new(0);
-    let threads = std::thread::available_parallelism().map_or(2, |p| p.get());
+    let threads = parallelism();
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| loop {

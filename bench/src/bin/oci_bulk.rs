@@ -206,7 +206,7 @@ fn host_steal_idle() -> (f64, f64) {
 /// teardown of many containers keeps the machine busy after a burst.
 fn wait_quiet(limit: Duration) {
     let t0 = Instant::now();
-    let cpus = std::thread::available_parallelism().map_or(2, |p| p.get()) as f64;
+    let cpus = runc::parallelism() as f64;
     while t0.elapsed() < limit {
         let (_, idle0) = host_steal_idle();
         std::thread::sleep(Duration::from_secs(2));
@@ -366,7 +366,7 @@ fn main() {
     if let (Some(r), Some(d)) = (runc_took, all_running) {
         println!(
             "runc baseline: {total} x runc run --detach, {} at a time, all running after {:.2} s; paddock/runc {:.2}x",
-            std::thread::available_parallelism().map_or(2, |p| p.get()),
+            runc::parallelism(),
             r.as_secs_f64(),
             d.as_secs_f64() / r.as_secs_f64()
         );
