@@ -76,7 +76,12 @@ fn main() {
     let code = match args.command {
         Command::Init { argv } => paddock_isolation::init::run(&argv),
         Command::Executor => daemons::run_executor(),
-        Command::ExecutorLauncher => paddock_isolation::launcher::serve(daemons::run_executor),
+        Command::ExecutorLauncher => {
+            // Once here, inherited by every executor forked from us and by
+            // its container's init, instead of once per container.
+            paddock_isolation::oci::seccomp_filter::warm();
+            paddock_isolation::launcher::serve(daemons::run_executor)
+        }
         Command::Master(a) => daemons::run_master(a),
         Command::Agent(a) => daemons::run_agent(a),
         Command::Dev(a) => daemons::run_dev(a),

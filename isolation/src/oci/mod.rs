@@ -2,7 +2,8 @@
 //! (`spec`: pid, mount, uts, ipc and cgroup namespaces, host networking
 //! unless a private network namespace is asked for, the default mounts, the
 //! sandbox bind, no-new-privileges), Docker's default capability set
-//! (`caps`), a default seccomp profile (`seccomp`), the image's user
+//! (`caps`), a default seccomp profile (`seccomp`) compiled once into BPF
+//! (`seccomp_filter`), the image's user
 //! resolved inside its rootfs (`user`), and `run`, with which `paddock
 //! init` has libcontainer (youki) run the container and supervises it.
 
@@ -10,6 +11,7 @@ pub mod caps;
 pub mod cgroup_view;
 pub mod run;
 pub mod seccomp;
+pub mod seccomp_filter;
 pub mod spec;
 pub mod user;
 

@@ -139,10 +139,17 @@ fn loopback_up() -> Result<(), String> {
     res.map_err(|e| format!("bring loopback up: {e}"))
 }
 
-/// Creates and starts the container; its pid.
-fn start(launch: &Launch) -> Result<Pid, String> {
+/// Creates and starts the container; its pid. `seccomp`: attach the
+/// default program just before the exec (`seccomp_filter`).
+fn start(launch: &Launch, seccomp: bool) -> Result<Pid, String> {
     super::trace::stage("init: build");
+    let program = if seccomp {
+        Some(super::seccomp_filter::default_program()?)
+    } else {
+        None
+    };
     let mut container = ContainerBuilder::new(launch.id.clone(), SyscallType::default())
+        .with_executor(super::seccomp_filter::Exec::new(program))
         .with_root_path(&launch.state_root)
         .map_err(|e| format!("container state dir {}: {e}", launch.state_root.display()))?
         .as_init(&launch.bundle)
@@ -194,8 +201,12 @@ pub fn run(launch: &Launch, early: &[Signal]) -> i32 {
             return 125;
         }
     }
-    let cgroup = cgroups_path(&launch.bundle);
-    let pid = match start(launch) {
+    let spec = oci_spec::runtime::Spec::load(launch.bundle.join("config.json")).ok();
+    let cgroup = spec
+        .as_ref()
+        .and_then(|s| s.linux().as_ref()?.cgroups_path().clone());
+    let seccomp = spec.as_ref().is_some_and(super::seccomp_filter::wanted);
+    let pid = match start(launch, seccomp) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("paddock init: {e}");
@@ -240,12 +251,6 @@ fn supervise(pid: Pid) -> i32 {
             let _ = kill(pid, sig);
         }
     }
-}
-
-/// The spec's cgroupsPath, read back from the bundle.
-fn cgroups_path(bundle: &Path) -> Option<PathBuf> {
-    let spec = oci_spec::runtime::Spec::load(bundle.join("config.json")).ok()?;
-    spec.linux().as_ref()?.cgroups_path().clone()
 }
 
 /// Removes libcontainer's state and the cgroup directories it created in

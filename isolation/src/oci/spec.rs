@@ -9,7 +9,7 @@ use oci_spec::runtime::{
 use serde::{Deserialize, Serialize};
 
 use super::user::Ids;
-use super::{caps, seccomp};
+use super::{caps, seccomp_filter};
 
 /// A host directory bind-mounted into the container.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,7 +115,15 @@ pub fn build(cfg: &ContainerConfig) -> Result<Spec, String> {
     root.set_path(cfg.rootfs.clone()).set_readonly(Some(false));
     spec.set_root(Some(root));
     spec.set_hostname(Some(cfg.hostname.clone()));
-    spec.set_annotations(None);
+    // The default seccomp profile: attached by init from the program
+    // compiled once (`seccomp_filter`), not built by libcontainer.
+    spec.set_annotations(Some(
+        [(
+            seccomp_filter::ANNOTATION.to_string(),
+            seccomp_filter::DEFAULT.to_string(),
+        )]
+        .into(),
+    ));
 
     let mut process = spec.process().clone().unwrap_or_default();
     let mut user = User::default();
@@ -179,7 +187,7 @@ pub fn build(cfg: &ContainerConfig) -> Result<Spec, String> {
         .set_namespaces(Some(namespaces))
         .set_cgroups_path(Some(cfg.cgroups_path.clone()))
         .set_resources(Some(resources))
-        .set_seccomp(Some(seccomp::default_profile()));
+        .set_seccomp(None);
     spec.set_linux(Some(linux));
     Ok(spec)
 }
@@ -229,7 +237,11 @@ mod tests {
         assert_eq!(v["process"]["noNewPrivileges"], true);
         assert_eq!(v["process"]["env"][1], "HOME=/root");
         assert_eq!(v["linux"]["cgroupsPath"], "/paddock/c1");
-        assert_eq!(v["linux"]["seccomp"]["defaultAction"], "SCMP_ACT_ALLOW");
+        assert!(
+            v["linux"]["seccomp"].is_null(),
+            "libcontainer must not build it"
+        );
+        assert_eq!(v["annotations"]["io.paddock.seccomp"], "default");
         let sandbox = mount_at(&v, "/mnt/mesos/sandbox");
         assert_eq!(sandbox["source"], "/sb");
         assert!(v["mounts"]
