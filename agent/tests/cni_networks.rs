@@ -1,4 +1,4 @@
-//! CNI networks for MESOS containers, end to end with Debian's
+//! CNI networks for MESOS containers (with an image or without), end to end with Debian's
 //! containernetworking-plugins (/usr/lib/cni: bridge, host-local, tuning).
 //!
 //! Everything runs inside a network namespace the test creates
@@ -340,6 +340,70 @@ fn a_container_on_a_bridge_network_gets_an_address_and_gives_it_back() {
     );
     assert!(records(&work).is_empty());
     // Drop in order: the namespace goes last.
+    drop(s);
+    drop(c);
+    drop(_reg);
+    drop(ns);
+}
+
+#[test]
+fn a_command_task_without_an_image_joins_the_network_too() {
+    let Setup {
+        mut s,
+        c,
+        _reg,
+        tmp,
+        work,
+        ns,
+        ..
+    } = setup("command", "ph2br4");
+    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let offer = s.next_offer(Duration::from_secs(10));
+    // The host's file system and tools, the container's network.
+    let mut t = command_task(
+        "cmd",
+        &offer,
+        "S=$MESOS_SANDBOX; cat /etc/resolv.conf > $S/resolv; cat /etc/hosts > $S/hosts; \
+         ip -4 addr show > $S/addr; ip -o link show > $S/links; exec sleep 600",
+        0.2,
+        32.0,
+    );
+    t["container"] = json!({"type": "MESOS", "network_infos": [{"name": "h2net"}]});
+    s.launch(&offer, vec![t]);
+    let running = s.wait_state("cmd", "TASK_RUNNING", LAUNCH);
+    let ips = status_ips(&running, "h2net");
+    assert_eq!(ips.len(), 1, "one address on h2net: {running}");
+    let ip = ips[0].clone();
+    assert!(ip.starts_with(SUBNET_PREFIX), "{ip} from the subnet");
+    let addr = sandbox_file(&c, "cmd", "addr");
+    assert!(addr.contains(&format!("inet {ip}/24")), "{addr}");
+    let links = sandbox_file(&c, "cmd", "links");
+    let names: Vec<&str> = links
+        .lines()
+        .filter_map(|l| l.split(": ").nth(1))
+        .map(|n| n.split('@').next().unwrap_or(n))
+        .collect();
+    assert_eq!(names, ["lo", "eth0"], "only loopback and eth0: {links}");
+    let resolv = sandbox_file(&c, "cmd", "resolv");
+    assert!(
+        resolv.contains(&format!("nameserver {SUBNET_PREFIX}53\n")),
+        "{resolv}"
+    );
+    let hosts = sandbox_file(&c, "cmd", "hosts");
+    assert!(hosts.contains(&format!("{ip} agent0.test\n")), "{hosts}");
+    // The binds are the task's alone: the host's file is unchanged.
+    assert_eq!(
+        std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+        host_resolv
+    );
+    assert_eq!(veths(&ns).len(), 1, "{:?}", veths(&ns));
+    let (code, body) = s.call_full(&mut json!({
+        "type": "KILL",
+        "kill": {"task_id": {"value": "cmd"}, "agent_id": offer["agent_id"]}
+    }));
+    assert_eq!(code, 202, "{body}");
+    s.wait_state("cmd", "TASK_KILLED", LAUNCH);
+    wait_released("the CNI DEL after the kill", &work, &ns, tmp.path(), &ip);
     drop(s);
     drop(c);
     drop(_reg);

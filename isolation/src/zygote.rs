@@ -24,7 +24,8 @@
 //!
 //! The launch is one message on a socket pair: init's argv, its complete
 //! environment, its working directory, and optionally a network namespace
-//! to enter. The zygote's end of the socket stays open in init (and is
+//! to enter and files to bind over the host's (in a mount namespace of
+//! init's own). The zygote's end of the socket stays open in init (and is
 //! closed on exec): with `ready_env`, its fd number is exported in that
 //! variable, so the OCI init reports `started`/`failed` on it.
 
@@ -50,6 +51,10 @@ pub struct Start {
     pub netns: Option<PathBuf>,
     /// Export the socket's fd number in this variable.
     pub ready_env: Option<String>,
+    /// Files or directories (source, destination) to bind over the host's
+    /// in a mount namespace of init's own: a command task's
+    /// `/etc/resolv.conf` and `/etc/hosts` on its CNI networks.
+    pub binds: Vec<(PathBuf, PathBuf)>,
 }
 
 /// The forked copy, waiting for its [`Start`].
@@ -131,6 +136,8 @@ const ENV: EnvTags = EnvTags { name: 2, value: 3 };
 const TAG_CWD: u8 = 4;
 const TAG_NETNS: u8 = 5;
 const TAG_READY_ENV: u8 = 6;
+const TAG_BIND_SOURCE: u8 = 7;
+const TAG_BIND_TARGET: u8 = 8;
 
 fn encode(s: &Start) -> Vec<u8> {
     let mut m = crate::wire::Message::default();
@@ -147,6 +154,10 @@ fn encode(s: &Start) -> Vec<u8> {
     if let Some(r) = &s.ready_env {
         m.field(TAG_READY_ENV, r.as_bytes());
     }
+    for (src, dst) in &s.binds {
+        m.field(TAG_BIND_SOURCE, src.as_os_str().as_bytes());
+        m.field(TAG_BIND_TARGET, dst.as_os_str().as_bytes());
+    }
     m.into_bytes()
 }
 
@@ -154,6 +165,7 @@ fn encode(s: &Start) -> Vec<u8> {
 fn decode(body: &[u8]) -> Result<Start, String> {
     let mut s = Start::default();
     let mut env = EnvReader::default();
+    let mut source: Option<PathBuf> = None;
     for (tag, bytes) in crate::wire::fields(body)? {
         if env.take(ENV, tag, bytes)? {
             continue;
@@ -167,8 +179,17 @@ fn decode(body: &[u8]) -> Result<Start, String> {
                 s.ready_env =
                     Some(String::from_utf8(bytes.to_vec()).map_err(|_| "ready_env is not UTF-8")?)
             }
+            TAG_BIND_SOURCE if source.is_none() => source = Some(PathBuf::from(os())),
+            TAG_BIND_TARGET => {
+                let src = source.take().ok_or("a bind target without its source")?;
+                s.binds.push((src, PathBuf::from(os())));
+            }
+            TAG_BIND_SOURCE => return Err("two bind sources in a row".into()),
             other => return Err(format!("unknown field {other}")),
         }
+    }
+    if source.is_some() {
+        return Err("a bind source without its target".into());
     }
     s.env = env.finish()?;
     Ok(s)
@@ -219,6 +240,26 @@ fn become_init(start: &Start, sock: &UnixStream) -> Result<(), String> {
     if let Some(ns) = &start.netns {
         enter_netns(ns)?;
     }
+    if !start.binds.is_empty() {
+        bind_files(&start.binds)?;
+    }
+    Ok(())
+}
+
+/// A mount namespace of init's own (a slave of the executor's, so nothing
+/// made here goes back), with each source bound over its destination.
+fn bind_files(binds: &[(PathBuf, PathBuf)]) -> Result<(), String> {
+    crate::ns::unshare_mounts_slave().map_err(|e| e.to_string())?;
+    for (src, dst) in binds {
+        nix::mount::mount(
+            Some(src.as_path()),
+            dst.as_path(),
+            None::<&str>,
+            nix::mount::MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .map_err(|e| format!("bind {} over {}: {e}", src.display(), dst.display()))?;
+    }
     Ok(())
 }
 
@@ -245,6 +286,7 @@ mod tests {
             cwd: Some("/sb".into()),
             netns: Some("/run/netns/x".into()),
             ready_env: Some("R".into()),
+            binds: vec![("/w/hosts".into(), "/etc/hosts".into())],
         };
         let msg = encode(&s);
         assert_eq!(
@@ -265,6 +307,12 @@ mod tests {
             .unwrap_err()
             .contains("in a row"));
         assert!(decode(&[9, 0, 0, 0, 0]).unwrap_err().contains("unknown"));
+        assert!(decode(&[TAG_BIND_TARGET, 0, 0, 0, 0])
+            .unwrap_err()
+            .contains("without its source"));
+        assert!(decode(&[TAG_BIND_SOURCE, 0, 0, 0, 0])
+            .unwrap_err()
+            .contains("without its target"));
         assert!(decode(&[1, 0]).unwrap_err().contains("truncated"));
     }
 }

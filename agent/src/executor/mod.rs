@@ -21,6 +21,7 @@
 mod client;
 pub mod docker;
 mod env;
+mod networked;
 pub mod oci;
 pub mod runner;
 mod task;
@@ -268,7 +269,7 @@ impl Executor {
                 )
             }
         };
-        if let Containerizer::Oci(c) = &which {
+        if let Containerizer::Oci(c) | Containerizer::CommandOnNetworks(c) = &which {
             // An unknown CNI network is the isolator's prepare failing in
             // Mesos: nothing is pulled or started.
             if let Err(e) = oci::networks(&self.env, c) {

@@ -3,6 +3,9 @@
 //!
 //! - no `container` → [`Containerizer::Command`]: `paddock init -- sh -c CMD`
 //!   on the host's file system (`task.rs`);
+//! - `container: {type: MESOS, network_infos: [{name}]}` without an image →
+//!   [`Containerizer::CommandOnNetworks`]: the same command, in a network
+//!   namespace on those CNI networks (`networked.rs`);
 //! - `container: {type: MESOS, mesos: {image}}` → [`Containerizer::Oci`]:
 //!   the image's rootfs from the store, run by libcontainer (`oci/`);
 //! - `container: {type: DOCKER, docker: {image}}` → [`Containerizer::Docker`]:
@@ -27,6 +30,9 @@ use super::ExecutorEnv;
 pub enum Containerizer {
     /// A command on the host's file system.
     Command,
+    /// A command on the host's file system, on the CNI networks its
+    /// container names.
+    CommandOnNetworks(ContainerInfo),
     /// An image through the native OCI containerizer.
     Oci(ContainerInfo),
     /// An image through the Docker engine.
@@ -41,6 +47,9 @@ impl Containerizer {
             None => Ok(Containerizer::Command),
             Some(c) if c.kind == ContainerType::Docker => Ok(Containerizer::Docker(c)),
             Some(c) if c.image().is_some() => Ok(Containerizer::Oci(c)),
+            Some(c) if !crate::network::requested(&c).is_empty() => {
+                Ok(Containerizer::CommandOnNetworks(c))
+            }
             Some(_) => Ok(Containerizer::Command),
         }
     }
@@ -114,6 +123,11 @@ pub fn start(
                     let _ = events.send(RunnerEvent::LaunchFailed(e));
                 }
             }
+            Box::new(control)
+        }
+        Containerizer::CommandOnNetworks(info) => {
+            let control = ProcessControl::default();
+            super::networked::start(env, task, &info, control.clone(), events);
             Box::new(control)
         }
         Containerizer::Oci(info) => {
@@ -287,6 +301,21 @@ mod tests {
         let bare = with_container(serde_json::json!({"type": "MESOS"}));
         assert_eq!(
             Containerizer::for_task(&bare).unwrap(),
+            Containerizer::Command
+        );
+        let networked = with_container(serde_json::json!({
+            "type": "MESOS", "network_infos": [{"name": "h2net"}]
+        }));
+        assert!(matches!(
+            Containerizer::for_task(&networked).unwrap(),
+            Containerizer::CommandOnNetworks(_)
+        ));
+        // An unnamed entry is no CNI network: the host's, as before.
+        let unnamed = with_container(serde_json::json!({
+            "type": "MESOS", "network_infos": [{}]
+        }));
+        assert_eq!(
+            Containerizer::for_task(&unnamed).unwrap(),
             Containerizer::Command
         );
         let bad = with_container(serde_json::json!({"type": "RKT"}));

@@ -52,6 +52,17 @@ pub fn argv(task: &TaskInfo) -> Result<Vec<String>, String> {
 /// sandbox, with the executor's environment minus its own variables, plus
 /// the task's. Returns init's pid.
 pub fn spawn(env: &ExecutorEnv, task: &TaskInfo) -> Result<u32, String> {
+    spawn_in(env, task, None, Vec::new())
+}
+
+/// [`spawn`] in the network namespace `netns`, with `binds` (source,
+/// destination) over the host's files.
+pub fn spawn_in(
+    env: &ExecutorEnv,
+    task: &TaskInfo,
+    netns: Option<std::path::PathBuf>,
+    binds: Vec<(std::path::PathBuf, std::path::PathBuf)>,
+) -> Result<u32, String> {
     use std::ffi::OsString;
     let argv = argv(task)?;
     let mut vars: Vec<(OsString, OsString)> = std::env::vars_os()
@@ -83,8 +94,9 @@ pub fn spawn(env: &ExecutorEnv, task: &TaskInfo) -> Result<u32, String> {
         argv: argv.into_iter().map(Into::into).collect(),
         env: vars,
         cwd: Some(env.sandbox.clone().into()),
-        netns: None,
+        netns,
         ready_env: None,
+        binds,
     };
     let (pid, _socket) =
         super::zygote::start(env, &start).map_err(|e| format!("cannot start the task: {e}"))?;

@@ -7,7 +7,8 @@
 //! - `--network-cni-plugins-dir`: where the plugin binaries are (`CNI_PATH`,
 //!   `:`-separated directories allowed).
 //!
-//! A MESOS image container whose `network_infos` name networks gets a
+//! A MESOS container (with an image, or a command task without one:
+//! `executor/networked.rs`) whose `network_infos` name networks gets a
 //! network namespace of its own (`netns`, loopback up), and each named
 //! network's plugins run there with `ADD` (`exec`; interfaces `eth0`,
 //! `eth1`, … in the order of `network_infos`; a conflist is a chain, each

@@ -87,7 +87,7 @@ impl Dirs {
 }
 
 /// The container's id: the agent's container id (a uuid), else the executor id.
-fn container_id(env: &ExecutorEnv) -> String {
+pub(super) fn container_id(env: &ExecutorEnv) -> String {
     let raw = env
         .container_id
         .clone()
@@ -260,7 +260,7 @@ pub fn networks(env: &ExecutorEnv, info: &ContainerInfo) -> Result<Vec<NetworkCo
 
 /// The CNI networks' `/etc/resolv.conf` and `/etc/hosts`, when the
 /// container joined any.
-fn name_files(dirs: &Dirs, env: &ExecutorEnv) -> Vec<Bind> {
+pub(super) fn name_files(dirs: &Dirs, env: &ExecutorEnv) -> Vec<Bind> {
     let dir = crate::network::container_dir(&dirs.work, &container_id(env));
     crate::network::NAME_FILES
         .iter()
@@ -275,7 +275,7 @@ fn name_files(dirs: &Dirs, env: &ExecutorEnv) -> Vec<Bind> {
 }
 
 /// Joins the CNI networks (blocking: ADD runs the plugins).
-fn attach(
+pub(super) fn attach(
     env: &ExecutorEnv,
     info: &ContainerInfo,
     dirs: &Dirs,
@@ -520,6 +520,7 @@ fn start_init(
         cwd: launch.bundle.parent().map(Path::to_path_buf),
         netns,
         ready_env: Some(runtime::run::READY_FD_ENV.to_string()),
+        binds: Vec::new(),
     };
     super::zygote::start(env, &start).map_err(|e| format!("cannot start the container's init: {e}"))
 }
