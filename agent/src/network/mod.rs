@@ -497,30 +497,80 @@ fn report(dirs: &CniDirs) {
     }
 }
 
+/// The longest wait before a DEL that keeps failing is tried again.
+const MAX_RETRY: Duration = Duration::from_secs(600);
+
+/// How long to wait before trying again a DEL that failed `failures`
+/// times in a row: the sweep's period, doubling, at most [`MAX_RETRY`].
+fn retry_after(failures: u32) -> Duration {
+    SWEEP_EVERY
+        .saturating_mul(1u32 << failures.min(16))
+        .min(MAX_RETRY)
+}
+
 /// The agent's side (its directories are published by `run` before it
 /// serves): every [`SWEEP_EVERY`] runs DEL for containers whose executor
 /// died without doing it (SIGKILLed, or the host rebooted), so IPAM
-/// leases and port mappings are not leaked.
+/// leases and port mappings are not leaked. A DEL that fails (a plugin
+/// gone from the plugins dir, a broken config) is tried again later and
+/// later ([`retry_after`]), and logged each time, until it succeeds.
 pub async fn supervise(agent: Arc<crate::Agent>) {
+    use std::collections::HashMap;
+    use std::time::Instant;
     let work_dir = agent.config.work_dir.clone();
     let dirs = agent.config.cni.clone();
     let _ = tokio::task::spawn_blocking(move || report(&dirs)).await;
+    // Records whose DEL failed: how often in a row, and when to try again.
+    let mut failing: HashMap<PathBuf, (u32, Instant)> = HashMap::new();
     loop {
         let wd = work_dir.clone();
+        let mut state = std::mem::take(&mut failing);
         let swept = tokio::task::spawn_blocking(move || {
-            for dir in orphaned(&wd) {
+            let now = Instant::now();
+            let orphans = orphaned(&wd);
+            state.retain(|d, _| orphans.contains(d));
+            for dir in orphans {
+                if state.get(&dir).is_some_and(|(_, next)| *next > now) {
+                    continue;
+                }
                 match detach_dir(&dir) {
-                    Ok(()) => tracing::info!("released the CNI networks of {}", dir.display()),
+                    Ok(()) => {
+                        state.remove(&dir);
+                        tracing::info!("released the CNI networks of {}", dir.display())
+                    }
                     Err(e) => {
-                        tracing::warn!("cannot release the CNI networks of {}: {e}", dir.display())
+                        let failures = state.get(&dir).map_or(1, |(n, _)| n + 1);
+                        let wait = retry_after(failures);
+                        tracing::warn!(
+                            "cannot release the CNI networks of {} ({failures} tries; next in {} s): {e}",
+                            dir.display(),
+                            wait.as_secs()
+                        );
+                        state.insert(dir, (failures, now + wait));
                     }
                 }
             }
+            state
         })
         .await;
-        if let Err(e) = swept {
-            tracing::warn!("CNI sweep: {e}");
+        match swept {
+            Ok(state) => failing = state,
+            Err(e) => tracing::warn!("CNI sweep: {e}"),
         }
         tokio::time::sleep(SWEEP_EVERY).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failing_del_is_tried_again_later_and_later_up_to_ten_minutes() {
+        assert_eq!(retry_after(1), Duration::from_secs(20));
+        assert_eq!(retry_after(2), Duration::from_secs(40));
+        assert!(retry_after(5) < MAX_RETRY);
+        assert_eq!(retry_after(6), MAX_RETRY);
+        assert_eq!(retry_after(u32::MAX), MAX_RETRY);
     }
 }
