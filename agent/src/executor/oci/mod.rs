@@ -431,7 +431,7 @@ async fn launch(
         .and_then(|i| i.docker.as_ref())
         .and_then(|d| d.config.as_ref());
     let auth = || crate::registry_auth::for_sandbox(&env.sandbox, task_config, &reference);
-    let (store, image) =
+    let (store, image, hold) =
         store::provision_with(&dirs.images, &reference, cached, Some(&auth)).await?;
     runtime::trace::stage("executor: image found");
     if control.killed() {
@@ -456,10 +456,15 @@ async fn launch(
     };
     runtime::trace::stage("executor: networks attached");
     let (e, t, i, d) = (env.clone(), task.clone(), info.clone(), dirs.clone());
-    let rootfs = tokio::task::spawn_blocking(move || prepare(&e, &t, &i, &store, &image, &d))
-        .await
-        .map_err(|e| format!("prepare the container: {e}"))
-        .and_then(|r| r);
+    // The store's hold ends with the rootfs prepared (or not).
+    let rootfs = tokio::task::spawn_blocking(move || {
+        let prepared = prepare(&e, &t, &i, &store, &image, &d);
+        drop(hold);
+        prepared
+    })
+    .await
+    .map_err(|e| format!("prepare the container: {e}"))
+    .and_then(|r| r);
     runtime::trace::stage("executor: bundle written");
     let rootfs = match rootfs {
         Ok(r) => r,

@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
-use paddock_images::{Image, ImageStore};
+use paddock_images::{Image, ImageStore, StoreHold};
 
 use crate::registry_auth::PullAuth;
 
@@ -56,34 +56,43 @@ pub async fn provision(
     reference: &str,
     cached: bool,
 ) -> Result<(ImageStore, Image), String> {
-    provision_with(root, reference, cached, None).await
+    provision_with(root, reference, cached, None)
+        .await
+        .map(|(store, image, _)| (store, image))
 }
 
 /// [`provision`], pulling with `auth`'s credentials and transport (see
 /// `crate::registry_auth::for_image`); a refused pull says which registry
-/// refused and which credentials were tried.
+/// refused and which credentials were tried. The returned hold keeps the
+/// store's gc off from the lookup on: keep it until the rootfs is
+/// prepared, so gc cannot remove the image in between.
 pub async fn provision_with(
     root: &Path,
     reference: &str,
     cached: bool,
     auth: Option<&AuthFor<'_>>,
-) -> Result<(ImageStore, Image), String> {
+) -> Result<(ImageStore, Image, StoreHold), String> {
     let (r, name) = (root.to_path_buf(), reference.to_string());
     let fast = tokio::task::spawn_blocking(move || {
         let store = ImageStore::open(&r)
             .map_err(|e| format!("cannot open the image store {}: {e}", r.display()))?;
+        let hold = store
+            .hold()
+            .map_err(|e| format!("cannot hold the image store {}: {e}", r.display()))?;
         let found = if cached {
             store.image_exact(&name).ok().flatten()
         } else {
             None
         };
-        Ok::<_, String>((store, found))
+        Ok::<_, String>((store, hold, found))
     })
     .await
     .map_err(|e| format!("image store: {e}"))??;
     match fast {
-        (store, Some(image)) => Ok((store, image)),
-        (store, None) => provision_locked(root, store, reference, cached, auth).await,
+        (store, hold, Some(image)) => Ok((store, image, hold)),
+        (store, hold, None) => provision_locked(root, store, reference, cached, auth)
+            .await
+            .map(|(store, image)| (store, image, hold)),
     }
 }
 
@@ -163,6 +172,33 @@ mod tests {
         assert_eq!(first.manifest_digest, again.manifest_digest);
         let err = provision(dir.path(), &image, false).await.unwrap_err();
         assert!(err.contains("cannot pull"), "{err}");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn gc_waits_for_a_launch_between_its_lookup_and_its_rootfs() {
+        let reg = paddock_images::testing::LocalRegistry::start().unwrap();
+        let image = reg.push_busybox().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (store, found, hold) = provision_with(dir.path(), &image, true, None)
+            .await
+            .unwrap();
+        // A gc that removes every image not in use, in another thread.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let gc_store = store.clone();
+        let gc = std::thread::spawn(move || {
+            let report = gc_store.gc_with(&paddock_images::GcOptions {
+                remove_unused_images: true,
+                in_use: vec![],
+            });
+            let _ = tx.send(());
+            report
+        });
+        // While the launch holds the store, gc cannot remove the image.
+        assert!(rx.recv_timeout(std::time::Duration::from_millis(500)).is_err());
+        assert!(store.image_exact(&found.reference).unwrap().is_some());
+        drop(hold);
+        let report = gc.join().unwrap().unwrap();
+        assert_eq!(report.images_removed, vec![found.reference.clone()]);
     }
 
     #[tokio::test]
