@@ -194,7 +194,9 @@ mod tests {
             report
         });
         // While the launch holds the store, gc cannot remove the image.
-        assert!(rx.recv_timeout(std::time::Duration::from_millis(500)).is_err());
+        assert!(rx
+            .recv_timeout(std::time::Duration::from_millis(500))
+            .is_err());
         assert!(store.image_exact(&found.reference).unwrap().is_some());
         drop(hold);
         let report = gc.join().unwrap().unwrap();
