@@ -264,13 +264,31 @@ async fn instance_rows(client: &Client, health: &str) -> Vec<String> {
     ids
 }
 
+/// Finds and clicks `loc`, finding it again when the page re-rendered it
+/// in between (the UI redraws its lists on every refresh, which leaves a
+/// found element stale) or has not drawn it yet, for up to 10 s.
+async fn click(client: &Client, loc: Locator<'_>) -> R<()> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let res = match client.find(loc).await {
+            Ok(el) => el.click().await,
+            Err(e) => Err(e),
+        };
+        match res {
+            Ok(()) => return Ok(()),
+            Err(e)
+                if Instant::now() < deadline
+                    && (e.is_stale_element_reference() || e.is_no_such_element()) =>
+            {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            Err(e) => return Err(format!("click {loc:?}: {e}").into()),
+        }
+    }
+}
+
 async fn confirm(client: &Client) -> R<()> {
-    let ok = client
-        .wait()
-        .at_most(Duration::from_secs(5))
-        .for_element(Locator::Css("dialog[open] #confirm-ok"))
-        .await?;
-    ok.click().await?;
+    click(client, Locator::Css("dialog[open] #confirm-ok")).await?;
     Ok(())
 }
 
@@ -336,19 +354,11 @@ async fn flows(client: &Client, ui: &str) -> R<()> {
     .await?;
     fill(client, "f-env", "GREETING=hello").await?;
     fill(client, "f-labels", "team=e2e").await?;
-    client
-        .find(Locator::Css("#f-hcProtocol option[value=HTTP]"))
-        .await?
-        .click()
-        .await?;
+    click(client, Locator::Css("#f-hcProtocol option[value=HTTP]")).await?;
     fill(client, "f-hcInterval", "2").await?;
     fill(client, "f-hcGrace", "30").await?;
     shot(client, "01-app-form").await?;
-    client
-        .find(Locator::Css("button[form=appform]"))
-        .await?
-        .click()
-        .await?;
+    click(client, Locator::Css("button[form=appform]")).await?;
     let healthy = until("2 healthy instances", long, || async {
         let r = instance_rows(client, "healthy").await;
         (r.len() == 2).then_some(r)
@@ -363,11 +373,7 @@ async fn flows(client: &Client, ui: &str) -> R<()> {
     fill(client, "f-id", "/e2e/bad").await?;
     fill(client, "f-cpus", "-1").await?;
     fill(client, "f-cmd", "sleep 100").await?;
-    client
-        .find(Locator::Css("button[form=appform]"))
-        .await?
-        .click()
-        .await?;
+    click(client, Locator::Css("button[form=appform]")).await?;
     let err = until("the cpus error", Duration::from_secs(10), || async {
         texts(client, "#e-cpus")
             .await
@@ -386,11 +392,11 @@ async fn flows(client: &Client, ui: &str) -> R<()> {
         .await?;
     input.clear().await?;
     input.send_keys("3").await?;
-    client
-        .find(Locator::Css("tr[data-app='/e2e/web'] .scale button"))
-        .await?
-        .click()
-        .await?;
+    click(
+        client,
+        Locator::Css("tr[data-app='/e2e/web'] .scale button"),
+    )
+    .await?;
     until("3 of 3 running in the list", long, || async {
         texts(client, "tr[data-app='/e2e/web']")
             .await
@@ -407,17 +413,8 @@ async fn flows(client: &Client, ui: &str) -> R<()> {
     .await?;
 
     // Versions: the scale made a second version; diff it with the first.
-    client
-        .find(Locator::XPath("//button[text()='Versions']"))
-        .await?
-        .click()
-        .await?;
-    let diff = client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::XPath("(//button[text()='Diff'])[last()]"))
-        .await?;
-    diff.click().await?;
+    click(client, Locator::XPath("//button[text()='Versions']")).await?;
+    click(client, Locator::XPath("(//button[text()='Diff'])[last()]")).await?;
     until("a version diff", Duration::from_secs(10), || async {
         texts(client, ".diff .del, .diff .add")
             .await
@@ -426,18 +423,16 @@ async fn flows(client: &Client, ui: &str) -> R<()> {
     })
     .await?;
     shot(client, "05a-app-versions").await?;
-    client
-        .find(Locator::XPath("//button[starts-with(text(),'Instances')]"))
-        .await?
-        .click()
-        .await?;
+    click(
+        client,
+        Locator::XPath("//button[starts-with(text(),'Instances')]"),
+    )
+    .await?;
 
     // 3. Kill a task and see it replaced.
     let victim = three[0].clone();
-    let kill = client
-        .find(Locator::Css(&format!("tr[data-task='{victim}'] button")))
-        .await?;
-    kill.click().await?;
+    let kill = format!("tr[data-task='{victim}'] button");
+    click(client, Locator::Css(&kill)).await?;
     shot(client, "05-kill-confirm").await?;
     confirm(client).await?;
     let replaced = until("a replacement instance", long, || {
@@ -464,11 +459,7 @@ async fn flows(client: &Client, ui: &str) -> R<()> {
         (v == "/e2e/web").then_some(())
     })
     .await?;
-    client
-        .find(Locator::XPath("//button[text()='JSON mode']"))
-        .await?
-        .click()
-        .await?;
+    click(client, Locator::XPath("//button[text()='JSON mode']")).await?;
     let json_text = client
         .find(Locator::Id("f-json"))
         .await?
@@ -486,13 +477,11 @@ async fn flows(client: &Client, ui: &str) -> R<()> {
         .at_most(Duration::from_secs(20))
         .for_element(Locator::Css("select[aria-label='Log file']"))
         .await?;
-    client
-        .find(Locator::Css(
-            "select[aria-label='Log file'] option[value=stderr]",
-        ))
-        .await?
-        .click()
-        .await?;
+    click(
+        client,
+        Locator::Css("select[aria-label='Log file'] option[value=stderr]"),
+    )
+    .await?;
     let first = until("health-check lines in stderr", long, || async {
         texts(client, "pre.log")
             .await
@@ -512,11 +501,7 @@ async fn flows(client: &Client, ui: &str) -> R<()> {
     .await?;
     assert!(grown.len() > first.len());
     shot(client, "07-task-log-follow").await?;
-    client
-        .find(Locator::Css(".tabs button:nth-child(3)"))
-        .await?
-        .click()
-        .await?;
+    click(client, Locator::Css(".tabs button:nth-child(3)")).await?;
     until("cpu and memory charts", Duration::from_secs(20), || async {
         let n = client
             .find_all(Locator::Css(".spark"))
@@ -547,17 +532,8 @@ async fn flows(client: &Client, ui: &str) -> R<()> {
     .await?;
     assert_eq!(runs, 5);
     shot(client, "09-job-form").await?;
-    client
-        .find(Locator::Css("form.form button[type=submit]"))
-        .await?
-        .click()
-        .await?;
-    let run_now = client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::XPath("//button[text()='Run now']"))
-        .await?;
-    run_now.click().await?;
+    click(client, Locator::Css("form.form button[type=submit]")).await?;
+    click(client, Locator::XPath("//button[text()='Run now']")).await?;
     until("a finished run", long, || async {
         texts(client, ".card.flush table")
             .await
@@ -566,11 +542,7 @@ async fn flows(client: &Client, ui: &str) -> R<()> {
     })
     .await?;
     shot(client, "10-job-runs").await?;
-    client
-        .find(Locator::LinkText("stdout / stderr"))
-        .await?
-        .click()
-        .await?;
+    click(client, Locator::LinkText("stdout / stderr")).await?;
     until("the job's output", long, || async {
         texts(client, "pre.log")
             .await
@@ -621,7 +593,7 @@ async fn flows(client: &Client, ui: &str) -> R<()> {
     })
     .await?;
     shot(client, "14a-job-graph").await?;
-    client.find(Locator::Id("theme")).await?.click().await?;
+    click(client, Locator::Id("theme")).await?;
     client.goto(&format!("{ui}/#/app/e2e/web")).await?;
     client
         .wait()
