@@ -151,6 +151,17 @@ fn veths(ns: &TestNetns) -> Vec<String> {
         .collect()
 }
 
+/// The framework kills `task` (launched on `offer`'s agent) and waits for
+/// TASK_KILLED, which it returns.
+fn kill(s: &mut Scheduler, task: &str, offer: &Value) -> Value {
+    let (code, body) = s.call_full(&mut json!({
+        "type": "KILL",
+        "kill": {"task_id": {"value": task}, "agent_id": offer["agent_id"]}
+    }));
+    assert_eq!(code, 202, "{body}");
+    s.wait_state(task, "TASK_KILLED", LAUNCH)
+}
+
 /// A cluster in its own network namespace with `h2net` configured. Fields
 /// drop in order: the framework, the cluster, the registry, then the
 /// namespace.
@@ -290,12 +301,7 @@ fn a_container_on_a_bridge_network_gets_an_address_and_gives_it_back() {
     assert_eq!(records(&work).len(), 1);
 
     // Killed by the framework: DEL runs, the veth, the netns and the lease go.
-    let (code, body) = s.call_full(&mut json!({
-        "type": "KILL",
-        "kill": {"task_id": {"value": "web"}, "agent_id": offer["agent_id"]}
-    }));
-    assert_eq!(code, 202, "{body}");
-    let killed = s.wait_state("web", "TASK_KILLED", LAUNCH);
+    let killed = kill(&mut s, "web", &offer);
     assert_eq!(killed["state"], "TASK_KILLED");
     wait_released("the CNI DEL after the kill", &work, &ns, tmp.path(), &ip);
 
@@ -397,12 +403,7 @@ fn a_command_task_without_an_image_joins_the_network_too() {
         host_resolv
     );
     assert_eq!(veths(&ns).len(), 1, "{:?}", veths(&ns));
-    let (code, body) = s.call_full(&mut json!({
-        "type": "KILL",
-        "kill": {"task_id": {"value": "cmd"}, "agent_id": offer["agent_id"]}
-    }));
-    assert_eq!(code, 202, "{body}");
-    s.wait_state("cmd", "TASK_KILLED", LAUNCH);
+    kill(&mut s, "cmd", &offer);
     wait_released("the CNI DEL after the kill", &work, &ns, tmp.path(), &ip);
     drop(s);
     drop(c);
@@ -590,12 +591,7 @@ fn a_host_port_reaches_the_container_through_the_portmap_plugin() {
     });
     assert_eq!(body, "served-from-the-container\n");
     assert!(nat_rules(&ns).contains("31001"), "{}", nat_rules(&ns));
-    let (code, body) = s.call_full(&mut json!({
-        "type": "KILL",
-        "kill": {"task_id": {"value": "served"}, "agent_id": offer["agent_id"]}
-    }));
-    assert_eq!(code, 202, "{body}");
-    s.wait_state("served", "TASK_KILLED", LAUNCH);
+    kill(&mut s, "served", &offer);
     wait_for("the mapping to go with the CNI DEL", LAUNCH, || {
         (records(&work).is_empty() && !nat_rules(&ns).contains("31001")).then_some(())
     });

@@ -12,7 +12,7 @@ use paddock_proto::container::ContainerInfo;
 use paddock_proto::mesos::TaskInfo;
 use tokio::sync::mpsc;
 
-use super::oci::Dirs;
+use super::oci::{release_networks, Dirs};
 use super::runner::{wait_child, ProcessControl, RunnerEvent};
 use super::ExecutorEnv;
 
@@ -37,7 +37,7 @@ pub fn start(
                             .network_infos = network_infos;
                     })),
                 });
-                wait_child(pid, events, Some(Box::new(move || detach(&dirs, &env))));
+                wait_child(pid, events, Some(Box::new(move || release_networks(&dirs))));
             }
             Err(msg) => {
                 let _ = events.send(RunnerEvent::LaunchFailed(msg));
@@ -61,7 +61,7 @@ async fn launch(
         .map_err(|e| format!("join the container networks: {e}"))??
         .ok_or("the container names no CNI network")?;
     if control.killed() {
-        detach(&dirs, env);
+        release_networks(&dirs);
         return Err("killed before it started".into());
     }
     let binds = super::oci::name_files(&dirs, env)
@@ -71,17 +71,8 @@ async fn launch(
     match super::task::spawn_in(env, task, Some(attached.netns), binds) {
         Ok(pid) => Ok((pid, dirs, attached.network_infos)),
         Err(e) => {
-            detach(&dirs, env);
+            release_networks(&dirs);
             Err(e)
         }
-    }
-}
-
-/// CNI DEL for the task's networks (the agent retries from the record if
-/// this fails).
-fn detach(dirs: &Dirs, env: &ExecutorEnv) {
-    let id = super::oci::container_id(env);
-    if let Err(e) = crate::network::detach(&dirs.work, &id) {
-        tracing::warn!("CNI DEL for {id}: {e} (the agent will try again)");
     }
 }

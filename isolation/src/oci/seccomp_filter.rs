@@ -75,15 +75,20 @@ fn action(a: LinuxSeccompAction, errno: Option<u32>) -> Result<ScmpAction, Strin
     })
 }
 
-fn arch(a: Arch) -> ScmpArch {
-    match a {
+fn arch(a: Arch) -> Result<ScmpArch, String> {
+    Ok(match a {
+        Arch::ScmpArchNative => ScmpArch::Native,
         Arch::ScmpArchX86 => ScmpArch::X86,
         Arch::ScmpArchX86_64 => ScmpArch::X8664,
         Arch::ScmpArchX32 => ScmpArch::X32,
         Arch::ScmpArchArm => ScmpArch::Arm,
         Arch::ScmpArchAarch64 => ScmpArch::Aarch64,
-        _ => ScmpArch::Native,
-    }
+        other => {
+            return Err(format!(
+                "the seccomp architecture {other:?} is not supported"
+            ))
+        }
+    })
 }
 
 /// One argument comparison. For the masked form the OCI runtime spec (as
@@ -121,7 +126,7 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Vec<libc::sock_filter>, String>
     let default = action(profile.default_action(), profile.default_errno_ret())?;
     let mut ctx = ScmpFilterContext::new(default).map_err(|e| err("new filter", e))?;
     for a in profile.architectures().iter().flatten() {
-        ctx.add_arch(arch(*a))
+        ctx.add_arch(arch(*a)?)
             .map_err(|e| err("add an architecture", e))?;
     }
     // init sets no-new-privileges itself; loading must not.
@@ -323,6 +328,9 @@ mod tests {
             oci_spec::runtime::LinuxSeccompFilterFlag::SeccompFilterFlagLog,
         ]));
         assert!(compile(&p).unwrap_err().contains("flags"));
+        let mut p = super::super::seccomp::default_profile();
+        p.set_architectures(Some(vec![Arch::ScmpArchPpc64]));
+        assert!(compile(&p).unwrap_err().contains("ScmpArchPpc64"));
     }
 
     #[test]

@@ -87,7 +87,7 @@ impl Dirs {
 }
 
 /// The container's id: the agent's container id (a uuid), else the executor id.
-pub(super) fn container_id(env: &ExecutorEnv) -> String {
+fn container_id(env: &ExecutorEnv) -> String {
     let raw = env
         .container_id
         .clone()
@@ -290,11 +290,10 @@ pub(super) fn attach(
     crate::network::attach(&dirs.work, &container_id(env), &cni, nets, info, hostname).map(Some)
 }
 
-/// Unmounts the rootfs, removes the container's directory and whatever
-/// libcontainer left in the v1 cgroup hierarchies the agent does not
-/// manage (init cannot when it was killed with SIGKILL); runs CNI DEL for
-/// the container's networks first.
-fn cleanup(rootfs: Option<&paddock_images::Rootfs>, dirs: &Dirs) {
+/// CNI DEL for the container's networks, if it joined any (the agent's
+/// sweep retries from the record if this fails). The container's id is
+/// the last part of `dirs.run`.
+pub(super) fn release_networks(dirs: &Dirs) {
     if let Some(id) = dirs.run.file_name().and_then(|n| n.to_str()) {
         if crate::network::root(&dirs.work).join(id).exists() {
             if let Err(e) = crate::network::detach(&dirs.work, id) {
@@ -302,6 +301,14 @@ fn cleanup(rootfs: Option<&paddock_images::Rootfs>, dirs: &Dirs) {
             }
         }
     }
+}
+
+/// Unmounts the rootfs, removes the container's directory and whatever
+/// libcontainer left in the v1 cgroup hierarchies the agent does not
+/// manage (init cannot when it was killed with SIGKILL); runs CNI DEL for
+/// the container's networks first.
+fn cleanup(rootfs: Option<&paddock_images::Rootfs>, dirs: &Dirs) {
+    release_networks(dirs);
     if let Some(cg) = std::fs::read_to_string("/proc/self/cgroup")
         .ok()
         .and_then(|t| own_cgroup(&t))
